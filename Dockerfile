@@ -1,0 +1,27 @@
+# One image for every entry point: `controller` (default), `worker`, and the operator CLI.
+# Runs as a non-root user and needs no writable root filesystem.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:24-bookworm-slim AS production-dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    NODE_OPTIONS=--enable-source-maps
+WORKDIR /app
+COPY --from=production-dependencies /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+# 65532 is the conventional "nonroot" uid; the image writes nothing outside /tmp (an emptyDir in the chart).
+USER 65532:65532
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+CMD ["controller"]

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// The one entry point of the image: `controller` (the default in the Dockerfile), `worker`
+// (run inside the Jobs the controller creates), and operator commands.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runController } from './controller-command.ts';
+import { LOG_LEVELS } from '../logging/logger.ts';
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('expected a non-negative whole number');
+  return number;
+}
+
+const program = new Command()
+  .name('saasbackup')
+  .description('Back up Microsoft 365 and Google Workspace into S3-compatible storage, driven by Kubernetes resources.')
+  .showHelpAfterError();
+
+program
+  .command('controller')
+  .description('Run the controller: watch saasbackup.io resources and reconcile them (one active replica through a Lease).')
+  .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)')
+  .option('--lease-namespace <namespace>', 'namespace of the leader-election Lease', process.env.POD_NAMESPACE ?? 'saasbackup-system')
+  .option('--lease-name <name>', 'name of the leader-election Lease', 'saasbackup-controller')
+  .option('--identity <id>', 'identity of this replica in the Lease (default: $POD_NAME, else the host name and process id)')
+  .option('--lease-duration <seconds>', 'how long a Lease stays valid without renewal', positiveInteger, 15)
+  .option('--renew-deadline <seconds>', 'how long the leader keeps trying to renew before it stops', positiveInteger, 10)
+  .option('--retry-period <seconds>', 'time between attempts to acquire or renew', positiveInteger, 2)
+  .option('--concurrency <n>', 'reconciles in flight at most, per kind', positiveInteger, 4)
+  .option('--port <port>', 'port of /healthz, /readyz and /metrics (0 picks a free one)', positiveInteger, 8080)
+  .option('--bind-address <address>', 'address the HTTP port listens on', '0.0.0.0')
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .action(runController);
+
+program
+  .command('worker')
+  .description('Run one backup, restore, export, prune or check task inside a Job (started by the controller).')
+  .argument('<task>', 'the task to run')
+  .action((task: string) => {
+    console.error(`saasbackup worker: task "${task}" is not available in this version; workers arrive with the repository and provider releases.`);
+    process.exitCode = 2;
+  });
+
+program
+  .command('demo')
+  .description('Run the end-to-end demo (not available yet: prints what can be run today).')
+  .action(() => {
+    console.log(`The end-to-end demo (an emulated Microsoft 365 tenant backed up into MinIO and restored) is not
+available yet: it needs the repository, the Microsoft 365 emulator and the backup worker.
+
+What you can run today:
+  npm test                           typecheck, lint, build, and every unit and integration test
+                                     (real etcd, kube-apiserver and MinIO; binaries built once)
+  npm run test:integration           only the tests against the real servers
+  npm run controller -- --help       the controller, against the cluster of your kubeconfig
+  kubectl apply -f crds/             install the five CRDs into a cluster
+  kubectl apply -f config/samples/   an example of every resource, each with a comment
+  helm install saasbackup charts/saasbackup -n saasbackup-system`);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: fast unit tests next to the code, and integration tests under test/ that run
+// against a real etcd + kube-apiserver + MinIO started once by test/envtest/global-setup.ts.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/envtest/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // One apiserver is shared; files run one after another so they do not fight over it.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
