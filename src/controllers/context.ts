@@ -31,5 +31,9 @@ export interface ControllerContext {
   logger: Logger;
 }
 
-/** How long to wait before looking again at something the operator cannot watch (Secrets). */
-export const RECHECK_AFTER_MS = 60_000;
+/**
+ * How long to wait before looking again at something the operator cannot watch: Secrets (the
+ * controller may only `get` them). Short, because `kubectl apply -f dir/` often creates a Secret
+ * just after the object that names it; one GET per interval per broken object is cheap.
+ */
+export const RECHECK_AFTER_MS = 10_000;

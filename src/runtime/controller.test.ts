@@ -85,6 +85,20 @@ describe('Controller', () => {
     expect(controller.queue.numRequeues('ns/a')).toBe(0);
   });
 
+  it('queues work on a standby but reports queue depth only once started (no alert on standbys)', async () => {
+    const reconciler = new ScriptedReconciler();
+    const { controller, metrics } = setup(reconciler);
+    controller.enqueue('ns/a');
+    controller.enqueue('ns/b');
+    expect(controller.queue.length).toBe(2);
+    expect(metrics.depths).toEqual([]);
+    controller.start();
+    await flushPromises();
+    expect(reconciler.calls).toEqual(['ns/a', 'ns/b']);
+    expect(metrics.depths.length).toBeGreaterThan(0);
+    expect(metrics.depths.at(-1)).toBe(0);
+  });
+
   it('retries a failing key with growing backoff, then forgets it once it succeeds', async () => {
     let failuresLeft = 2;
     const reconciler = new ScriptedReconciler(async () => {

@@ -61,7 +61,11 @@ export class Controller {
       backoff: options.backoff,
       clock: this.#clock,
       timers: this.#timers,
-      onDepthChange: (depth) => this.#metrics.setQueueDepth(this.name, depth),
+      // A standby fills its queue from the informers so it can take over warm, but nothing drains
+      // it until it leads: report the depth only while started, or a depth alert fires on standbys.
+      onDepthChange: (depth) => {
+        if (this.#workers) this.#metrics.setQueueDepth(this.name, depth);
+      },
     });
     this.#metrics.registerController(this.name);
   }
@@ -85,6 +89,7 @@ export class Controller {
     if (this.#workers) throw new Error(`controller ${this.name} was already started`);
     if (this.#abort.signal.aborted) throw new Error(`controller ${this.name} was stopped`);
     this.#workers = Array.from({ length: this.#concurrency }, () => this.#work());
+    this.#metrics.setQueueDepth(this.name, this.queue.length);
     this.#logger.info({ controller: this.name, workers: this.#concurrency }, 'controller started');
   }
 
@@ -137,6 +142,7 @@ export class Controller {
     this.queue.done(key);
     const seconds = Math.max(0, this.#clock.now().getTime() - started) / 1000;
     this.#metrics.observeReconcile(this.name, outcome, seconds);
+    this.#logger.debug({ controller: this.name, key, outcome, seconds }, 'reconciled');
   }
 
   async #runReconcile(key: string): Promise<ReconcileOutcome> {

@@ -133,7 +133,7 @@ export const defaultLeaderElectionTimings: LeaderElectionTimings = {
   retryPeriodMs: 2_000,
 };
 
-// client-go's JitterFactor: retries are spread over [retryPeriod, 1.2 · retryPeriod].
+// client-go's JitterFactor: retries are spread over [retryPeriod, 2.2 · retryPeriod].
 export const RETRY_JITTER = 1.2;
 
 /** The same checks as client-go: a leader must give up before its lease can run out. */
