@@ -23,8 +23,9 @@ export interface LeaseStore {
   update(record: LeaseRecord, resourceVersion: string, signal?: AbortSignal): Promise<LeaseSnapshot>;
 }
 
-interface LeaseObject {
-  metadata?: { resourceVersion?: string };
+/** A coordination.k8s.io/v1 Lease as the apiserver returns it. */
+export interface LeaseObject {
+  metadata?: { name?: string; resourceVersion?: string };
   spec?: {
     holderIdentity?: string;
     leaseDurationSeconds?: number;

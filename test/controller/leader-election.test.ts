@@ -1,27 +1,23 @@
 // Leader election between real controller processes, as an SRE sees it: the Lease object in
 // saasbackup-system, /readyz, the leader metric, Events and status on the objects, and how
 // replicas hand over after SIGKILL, on SIGTERM, and when the Lease is taken from a leader.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest } from '../../src/runtime/kube-request.ts';
 import { leasesResource, objectPath } from '../../src/runtime/resource.ts';
 import { formatMicroTime } from '../../src/runtime/time-format.ts';
-import { adminKubeConfig } from '../envtest/context.ts';
 import type { ControllerProcess, LogLine } from '../support/controller-process.ts';
-import { eventually, freshNamespace, remove } from '../support/kube.ts';
-import { controllerKubeconfigPath } from '../support/rbac.ts';
+import { eventually } from '../support/kube.ts';
 import {
-  ControllerFleet,
+  controllerSuite,
   FAST_LEASE,
   LEASE_NAMESPACE,
   connectorEvents,
   createConnectorWithSecret,
-  deleteLease,
   linesAbout,
   metricValue,
   readLease,
   samplesOf,
   scrape,
-  uniqueLeaseName,
   waitForConnectorReady,
   waitForHolder,
   type LeaseObject,
@@ -47,33 +43,17 @@ function microTimeMs(value: string | undefined): number {
 }
 
 describe('leader election between controller processes', () => {
-  const admin = adminKubeConfig();
-  const fleet = new ControllerFleet();
-  const leases: string[] = [];
+  const suite = controllerSuite('leader-election');
+  const { admin, fleet } = suite;
   let kubeconfigPath: string;
   let namespace: string;
 
-  beforeAll(async () => {
-    kubeconfigPath = await controllerKubeconfigPath();
-    namespace = await freshNamespace(admin, 'leader-election');
+  beforeAll(() => {
+    kubeconfigPath = suite.kubeconfigPath();
+    namespace = suite.namespace();
   });
 
-  afterEach(async (context) => {
-    if (context.task.result?.state === 'fail') console.log(fleet.tails());
-    await fleet.stopAll();
-  });
-
-  afterAll(async () => {
-    await fleet.stopAll();
-    for (const lease of leases) await deleteLease(admin, lease);
-    if (namespace) await remove(admin, 'v1', 'Namespace', undefined, namespace);
-  });
-
-  function newLease(prefix: string): string {
-    const name = uniqueLeaseName(prefix);
-    leases.push(name);
-    return name;
-  }
+  const newLease = suite.newLease;
 
   function replica(identity: string, leaseName: string, timings: Timings = FAST_LEASE): ControllerProcess {
     return fleet.start({ kubeconfigPath, identity, leaseNamespace: LEASE_NAMESPACE, leaseName, ...timings });

@@ -2,20 +2,17 @@
 // value in logs or Events.
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { adminKubeConfig } from '../envtest/context.ts';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ControllerProcess } from '../support/controller-process.ts';
-import { API_VERSION, apply, eventually, freshNamespace, get, remove } from '../support/kube.ts';
-import { controllerKubeconfigPath } from '../support/rbac.ts';
+import { API_VERSION, apply, eventually, get } from '../support/kube.ts';
 import {
   ApiserverGate,
-  ControllerFleet,
+  controllerSuite,
   FAST_LEASE,
   LEASE_NAMESPACE,
   condition,
   connectorManifest,
   createConnectorWithSecret,
-  deleteLease,
   kubeconfigWithServer,
   listEvents,
   metricValue,
@@ -23,7 +20,6 @@ import {
   samplesOf,
   scrape,
   secretManifest,
-  uniqueLeaseName,
   waitForConnectorReady,
   waitForHolder,
 } from './support.ts';
@@ -34,32 +30,19 @@ const RESULTS = ['success', 'error', 'requeue', 'terminal'];
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 
 describe('the controller process', () => {
-  const admin = adminKubeConfig();
-  const fleet = new ControllerFleet();
-  const leases: string[] = [];
+  const suite = controllerSuite('controller-process');
+  const { admin, fleet } = suite;
   let kubeconfigPath: string;
   let namespace: string;
 
-  beforeAll(async () => {
-    kubeconfigPath = await controllerKubeconfigPath();
-    namespace = await freshNamespace(admin, 'controller-process');
-  });
-
-  afterEach(async (context) => {
-    if (context.task.result?.state === 'fail') console.log(fleet.tails());
-    await fleet.stopAll();
-  });
-
-  afterAll(async () => {
-    await fleet.stopAll();
-    for (const lease of leases) await deleteLease(admin, lease);
-    if (namespace) await remove(admin, 'v1', 'Namespace', undefined, namespace);
+  beforeAll(() => {
+    kubeconfigPath = suite.kubeconfigPath();
+    namespace = suite.namespace();
   });
 
   /** Starts one replica on a Lease of its own; `stdout` collects every raw stdout line. */
   function startController(kubeconfig = kubeconfigPath): { controller: ControllerProcess; identity: string; leaseName: string; stdout: string[] } {
-    const leaseName = uniqueLeaseName('process');
-    leases.push(leaseName);
+    const leaseName = suite.newLease('process');
     const identity = `${leaseName}-a`;
     const controller = fleet.start({ kubeconfigPath: kubeconfig, identity, leaseNamespace: LEASE_NAMESPACE, leaseName, ...FAST_LEASE });
     const stdout: string[] = [];

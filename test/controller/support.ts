@@ -11,10 +11,15 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiException } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { kubeRequest } from '../../src/runtime/kube-request.ts';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { LeaseObject } from '../../src/runtime/lease-store.ts';
 import { collectionPath, leasesResource, objectPath } from '../../src/runtime/resource.ts';
+import { adminKubeConfig } from '../envtest/context.ts';
 import { ControllerProcess, type ControllerProcessOptions } from '../support/controller-process.ts';
-import { API_VERSION, apply, eventually, get, readManifests, type Manifest } from '../support/kube.ts';
-import { CONTROLLER_NAMESPACE } from '../support/rbac.ts';
+import { API_VERSION, apply, eventually, freshNamespace, get, readManifests, remove, type Manifest } from '../support/kube.ts';
+import { CONTROLLER_NAMESPACE, controllerKubeconfigPath } from '../support/rbac.ts';
+
+export type { LeaseObject };
 
 export const LEASE_NAMESPACE = CONTROLLER_NAMESPACE;
 
@@ -50,17 +55,6 @@ export class ControllerFleet {
     const processes = this.#processes.splice(0);
     await Promise.all(processes.map((p) => p.stop('SIGTERM', 15_000)));
   }
-}
-
-export interface LeaseObject {
-  metadata: { name: string; resourceVersion: string };
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-  };
 }
 
 export async function readLease(kc: KubeConfig, name: string): Promise<LeaseObject | undefined> {
@@ -298,4 +292,46 @@ export function kubeconfigWithServer(kubeconfigPath: string, server: string): st
   const copy = path.join(path.dirname(kubeconfigPath), `gated-${randomBytes(3).toString('hex')}-${path.basename(kubeconfigPath)}`);
   writeFileSync(copy, stringify(config), { mode: 0o600 });
   return copy;
+}
+
+/**
+ * The hooks every controller-process test file needs: the controller ServiceAccount kubeconfig,
+ * a namespace of its own, every process stopped after each test (log tails printed on failure),
+ * and every Lease and the namespace removed at the end.
+ */
+export function controllerSuite(namespacePrefix: string) {
+  const admin = adminKubeConfig();
+  const fleet = new ControllerFleet();
+  const leases: string[] = [];
+  let kubeconfigPath = '';
+  let namespace = '';
+
+  beforeAll(async () => {
+    kubeconfigPath = await controllerKubeconfigPath();
+    namespace = await freshNamespace(admin, namespacePrefix);
+  });
+
+  afterEach(async (context) => {
+    if (context.task.result?.state === 'fail') console.log(fleet.tails());
+    await fleet.stopAll();
+  });
+
+  afterAll(async () => {
+    await fleet.stopAll();
+    for (const lease of leases) await deleteLease(admin, lease);
+    if (namespace) await remove(admin, 'v1', 'Namespace', undefined, namespace);
+  });
+
+  return {
+    admin,
+    fleet,
+    kubeconfigPath: () => kubeconfigPath,
+    namespace: () => namespace,
+    /** A Lease name unique to one test, deleted at the end. */
+    newLease(prefix: string): string {
+      const name = uniqueLeaseName(prefix);
+      leases.push(name);
+      return name;
+    },
+  };
 }
