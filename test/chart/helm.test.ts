@@ -97,6 +97,23 @@ describe('charts/saasbackup', () => {
     expect(render('--set', 'metrics.serviceMonitor.enabled=true').filter((m) => m.kind === 'ServiceMonitor')).toHaveLength(1);
   });
 
+  it('renders the controller alerts only when asked, with the metric names the controller serves', () => {
+    expect(find('PrometheusRule')).toHaveLength(0);
+    const rule = render('--set', 'metrics.prometheusRule.enabled=true').find((m) => m.kind === 'PrometheusRule') as Manifest & {
+      spec: { groups: { rules: { alert: string; expr: string; annotations: { summary: string } }[] }[] };
+    };
+    const rules = rule.spec.groups.flatMap((group) => group.rules);
+    expect(rules.map((r) => r.alert)).toEqual([
+      'SaasbackupControllerNoLeader',
+      'SaasbackupControllerCachesNotSynced',
+      'SaasbackupControllerReconcileErrors',
+      'SaasbackupControllerQueueBacklog',
+    ]);
+    const served = ['saasbackup_controller_leader', 'saasbackup_controller_cache_synced', 'saasbackup_controller_reconcile_total', 'saasbackup_controller_workqueue_depth'];
+    for (const r of rules) expect(served.some((metric) => r.expr.includes(metric)), r.alert).toBe(true);
+    expect(rules[2]!.annotations.summary).toContain('{{ $labels.controller }}');
+  });
+
   it('is accepted by the apiserver', async () => {
     for (const manifest of rendered.filter((m) => m.kind !== 'CustomResourceDefinition')) {
       await apply(kc, manifest, namespace);

@@ -24,6 +24,10 @@ export interface ControllerProcessOptions {
   renewDeadlineSeconds?: number;
   retryPeriodSeconds?: number;
   extraArgs?: string[];
+  /** Entry point to run (default src/cli/main.ts) and its working directory (default the repository). */
+  main?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 export class ControllerProcess {
@@ -35,7 +39,7 @@ export class ControllerProcess {
 
   constructor(options: ControllerProcessOptions) {
     const args = [
-      MAIN,
+      options.main ?? MAIN,
       'controller',
       `--kubeconfig=${options.kubeconfigPath}`,
       `--identity=${options.identity}`,
@@ -49,7 +53,7 @@ export class ControllerProcess {
       '--log-level=debug',
       ...(options.extraArgs ?? []),
     ];
-    this.child = spawn(NODE, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(NODE, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: this.child.stdout! }).on('line', (text) => this.#onLine(text));
     createInterface({ input: this.child.stderr! }).on('line', (text) => this.stderr.push(text));
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
