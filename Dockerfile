@@ -5,9 +5,10 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
+# The image's own Node 24 compiles; the pinned `node` devDependency is for machines without it.
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
 
 FROM node:24-bookworm-slim AS production-dependencies
 WORKDIR /app
