@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // against a real etcd + kube-apiserver + MinIO started once by test/envtest/global-setup.ts.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         test: {
