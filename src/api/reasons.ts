@@ -24,11 +24,6 @@ export const REASONS = {
     remediation: 'None; alerts stay quiet while accounts are onboarding.',
     transient: true,
   },
-  NotImplemented: {
-    message: 'The object is valid, but this operator version does not act on it yet.',
-    remediation: 'Upgrade the operator when the feature ships.',
-    transient: false,
-  },
   // Problems with the manifest or its references
   InvalidConfiguration: {
     message: 'The object is not valid.',
