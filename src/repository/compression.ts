@@ -1,0 +1,37 @@
+// Compression of blob plaintext before encryption, with Node's built-in zstd. The first byte of
+// every encoded blob names its codec, so a blob is self-describing. Compression runs on libuv's
+// thread pool (the async zlib API), so several blobs compress at once on a multi-core node.
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { RepositoryError } from './errors.ts';
+
+const zstdCompress = promisify(zlib.zstdCompress);
+const zstdDecompress = promisify(zlib.zstdDecompress);
+
+const RAW = 0;
+const ZSTD = 1;
+const LEVEL = 3;
+/** Below this size compression rarely pays for its frame. */
+const MIN_COMPRESS_BYTES = 128;
+
+export async function encodeBlob(plaintext: Buffer): Promise<Buffer> {
+  if (plaintext.length >= MIN_COMPRESS_BYTES) {
+    const compressed = await zstdCompress(plaintext, { params: { [zlib.constants.ZSTD_c_compressionLevel]: LEVEL } });
+    // Keep the raw bytes when zstd saves too little (already compressed data: JPEG, ZIP, PDF streams).
+    if (compressed.length < plaintext.length * 0.97) return Buffer.concat([Buffer.of(ZSTD), compressed]);
+  }
+  return Buffer.concat([Buffer.of(RAW), plaintext]);
+}
+
+export async function decodeBlob(encoded: Buffer, what: string): Promise<Buffer> {
+  const codec = encoded[0];
+  if (codec === RAW) return encoded.subarray(1);
+  if (codec === ZSTD) {
+    try {
+      return await zstdDecompress(encoded.subarray(1));
+    } catch (error) {
+      throw new RepositoryError('Corrupt', `${what} is damaged: it does not decompress (${(error as Error).message})`);
+    }
+  }
+  throw new RepositoryError('Corrupt', `${what} is damaged: unknown codec ${codec}`);
+}

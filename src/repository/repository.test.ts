@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isRepositoryError } from './errors.ts';
+import type { ItemInput } from './model.ts';
+import { Repository } from './repository.ts';
+import { MemoryStorage } from './testing/memory-storage.ts';
+
+const KEY = 'correct horse battery staple';
+
+function mail(account: string, id: string, body: string | Buffer, version = 'v1'): ItemInput {
+  const content = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  return {
+    account,
+    service: 'mail',
+    id,
+    version,
+    path: 'Inbox',
+    name: `Subject ${id}`,
+    sender: 'alice@contoso.com',
+    size: content.length,
+    modified: '2026-11-20T10:00:00Z',
+    content: async () => content,
+  };
+}
+
+async function allItems(repository: Repository, snapshotId: string) {
+  const snapshot = await repository.snapshot(snapshotId);
+  const items = [];
+  for await (const item of repository.items(snapshot)) items.push(item);
+  return items;
+}
+
+describe('repository', () => {
+  it('round-trips items with exact content, metadata and delta tokens', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const writer = await repository.snapshotWriter({ policy: 'daily', run: 'daily-202611220600', shard: 0 });
+    const big = randomBytes(3 * 1024 * 1024);
+    await writer.addItem(mail('alice@contoso.com', 'm1', 'Hello'));
+    await writer.addItem(mail('alice@contoso.com', 'm2', big));
+    await writer.addItem(mail('bob@contoso.com', 'm1', ''));
+    writer.setDeltaToken('alice@contoso.com', 'mail', 'delta-token-1');
+    const snapshot = await writer.commit();
+
+    const reopened = await Repository.open(storage, { key: KEY });
+    const items = await allItems(reopened, snapshot.id);
+    expect(items.map((i) => `${i.account}/${i.id}`)).toEqual(['alice@contoso.com/m1', 'alice@contoso.com/m2', 'bob@contoso.com/m1']);
+    expect(items[0]).toMatchObject({ name: 'Subject m1', sender: 'alice@contoso.com', path: 'Inbox', version: 'v1' });
+    expect((await reopened.readContent(items[0]!)).toString()).toBe('Hello');
+    expect((await reopened.readContent(items[1]!)).equals(big)).toBe(true);
+    expect(items[1]!.content.length).toBeGreaterThan(1);
+    expect((await reopened.readContent(items[2]!)).length).toBe(0);
+    expect(snapshot.accounts.find((a) => a.account === 'alice@contoso.com')?.deltaToken).toBe('delta-token-1');
+  });
+
+  it('stores identical content once across accounts, in packs rather than one object per item', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const writer = await repository.snapshotWriter({ policy: 'daily', run: 'r', shard: 0 });
+    const attachment = randomBytes(200 * 1024);
+    for (let i = 0; i < 50; i++) await writer.addItem(mail(`user${i}@contoso.com`, 'same', attachment));
+    const snapshot = await writer.commit();
+    expect(snapshot.stats.bytesIn).toBe(50 * attachment.length);
+    expect(snapshot.stats.bytesAdded).toBeLessThan(2 * attachment.length);
+    expect(storage.names('data/').length).toBe(1);
+  });
+
+  it('names blobs with a keyed hash, so stored objects reveal nothing about content', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const writer = await repository.snapshotWriter({ policy: 'p', run: 'r', shard: 0 });
+    await writer.addItem(mail('a@contoso.com', 'm', 'the quarterly numbers are secret'));
+    await writer.commit();
+    const everything = Buffer.concat([...storage.objects.values()].map((o) => o.data)).toString('latin1');
+    expect(everything).not.toContain('quarterly');
+    const { createHash } = await import('node:crypto');
+    const plainHash = createHash('sha256').update('the quarterly numbers are secret').digest('hex');
+    expect([...repository.index.packs].flatMap((p) => p.blobs.map((b) => b.id))).not.toContain(plainHash);
+  });
+
+  it('gives a clear error for a wrong key and for a missing repository', async () => {
+    const storage = new MemoryStorage();
+    await Repository.init(storage, { key: KEY });
+    const wrong = await Repository.open(storage, { key: 'not the key at all' }).catch((e: unknown) => e);
+    expect(isRepositoryError(wrong, 'WrongKey')).toBe(true);
+    expect((wrong as Error).message).toContain('does not open the repository');
+    const missing = await Repository.open(new MemoryStorage(), { key: KEY }).catch((e: unknown) => e);
+    expect(isRepositoryError(missing, 'RepositoryNotFound')).toBe(true);
+    const again = await Repository.init(storage, { key: KEY }).catch((e: unknown) => e);
+    expect(isRepositoryError(again, 'RepositoryExists')).toBe(true);
+  });
+
+  it('reads unchanged items from the parent without calling for their content', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const first = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
+    await first.addItem(mail('a@contoso.com', 'm1', 'one'));
+    await first.addItem(mail('a@contoso.com', 'm2', 'two'));
+    await first.commit();
+
+    const second = await repository.snapshotWriter({ policy: 'p', run: 'r2', shard: 0, parent: 'latest' });
+    let downloads = 0;
+    const counted = (item: ItemInput): ItemInput => ({ ...item, content: async () => (downloads++, item.content()) });
+    expect(await second.addItem(counted(mail('a@contoso.com', 'm1', 'one')))).toBe('unchanged');
+    expect(await second.addItem(counted(mail('a@contoso.com', 'm2', 'two, edited', 'v2')))).toBe('added');
+    const snapshot = await second.commit();
+    expect(downloads).toBe(1);
+    expect(snapshot.stats).toMatchObject({ items: 2, itemsAdded: 1, itemsUnchanged: 1 });
+    const items = await allItems(repository, snapshot.id);
+    expect((await repository.readContent(items[0]!)).toString()).toBe('one');
+    expect((await repository.readContent(items[1]!)).toString()).toBe('two, edited');
+  });
+
+  it('resumes from the checkpoint of a writer that died, and removes the checkpoint on commit', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const dying = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0, checkpointEveryBytes: 1 });
+    for (let i = 0; i < 5; i++) await dying.addItem(mail('a@contoso.com', `m${i}`, `body ${i}`));
+    expect(storage.names('checkpoints/')).toHaveLength(1);
+    expect(storage.names('snapshots/')).toHaveLength(0);
+
+    const retry = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
+    expect(retry.resumedFrom).toHaveLength(1);
+    let downloads = 0;
+    for (let i = 0; i < 6; i++) {
+      const item = mail('a@contoso.com', `m${i}`, `body ${i}`);
+      await retry.addItem({ ...item, content: async () => (downloads++, item.content()) });
+    }
+    const snapshot = await retry.commit();
+    expect(downloads).toBe(1);
+    expect(snapshot.stats.items).toBe(6);
+    expect(storage.names('checkpoints/')).toHaveLength(0);
+  });
+
+  it('detects a damaged blob instead of returning garbage', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const writer = await repository.snapshotWriter({ policy: 'p', run: 'r', shard: 0 });
+    await writer.addItem(mail('a@contoso.com', 'm', 'precious'));
+    const snapshot = await writer.commit();
+    const pack = storage.names('data/')[0]!;
+    storage.objects.get(pack)!.data[20]! ^= 0xff;
+    const reopened = await Repository.open(storage, { key: KEY });
+    const [item] = await allItems(reopened, snapshot.id);
+    const error = await reopened.readContent(item!).catch((e: unknown) => e);
+    expect(isRepositoryError(error, 'Corrupt')).toBe(true);
+    expect((error as Error).message).toContain(pack);
+  });
+});

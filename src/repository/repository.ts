@@ -1,0 +1,191 @@
+// The repository: an encrypted, deduplicated, crash-safe snapshot store on any Storage.
+//
+// Layout (all sealed with the master key except key files):
+//   config                 repository id, format version, chunker seed
+//   keys/<id>              the master key, wrapped by a key derived from the Secret
+//   data/<xx>/<pack id>    pack files of blobs (content chunks and trees)
+//   index/<id>             blob → pack locations written by one writer
+//   snapshots/<id>         snapshot manifests, written last: a snapshot exists whole or not at all
+//   checkpoints/<id>       manifests of unfinished runs, so a killed writer's next attempt resumes
+//   locks/<id>             exclusive (prune) and shared (writer) locks with an expiry
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Chunker } from './chunker.ts';
+import { decodeBlob } from './compression.ts';
+import { generateMasterKey, idMatches, open, seal, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto.ts';
+import { isRepositoryError, RepositoryError } from './errors.ts';
+import { decodeIndex, MasterIndex, newObjectId } from './index.ts';
+import type { ItemEntry, SnapshotManifest } from './model.ts';
+import { packName } from './pack.ts';
+import type { Storage } from './storage/storage.ts';
+import { SnapshotWriter, type SnapshotWriterOptions } from './writer.ts';
+
+export interface RepositoryConfig {
+  version: 1;
+  id: string;
+  created: string;
+  chunkerSeed: number;
+}
+
+export interface OpenOptions {
+  /** The value of the encryption-key Secret. */
+  key: string;
+  clock?: () => Date;
+  /** Object Lock for everything written, when the policy asks for it. */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; periodMs: number };
+}
+
+function parseJson<T>(buffer: Buffer, what: string): T {
+  try {
+    return JSON.parse(buffer.toString('utf8')) as T;
+  } catch {
+    throw new RepositoryError('Corrupt', `${what} is damaged: it is not valid JSON`);
+  }
+}
+
+export class Repository {
+  readonly storage: Storage;
+  readonly config: RepositoryConfig;
+  readonly index = new MasterIndex();
+  readonly chunker: Chunker;
+  readonly clock: () => Date;
+  readonly objectLock: OpenOptions['objectLock'];
+  readonly #key: MasterKey;
+
+  private constructor(storage: Storage, key: MasterKey, config: RepositoryConfig, options: OpenOptions) {
+    this.storage = storage;
+    this.#key = key;
+    this.config = config;
+    this.chunker = new Chunker(config.chunkerSeed);
+    this.clock = options.clock ?? (() => new Date());
+    this.objectLock = options.objectLock;
+  }
+
+  get masterKey(): MasterKey {
+    return this.#key;
+  }
+
+  /** Creates a repository; refuses a location that already holds one. */
+  static async init(storage: Storage, options: OpenOptions): Promise<Repository> {
+    if (await storage.stat('config')) {
+      throw new RepositoryError('RepositoryExists', `a repository already exists at ${storage.location}; open it instead of initialising it again`);
+    }
+    const now = (options.clock ?? (() => new Date()))();
+    const key = generateMasterKey();
+    const keyFile = await wrapMasterKey(key, options.key, now);
+    const config: RepositoryConfig = { version: 1, id: randomBytes(16).toString('hex'), created: now.toISOString(), chunkerSeed: key.chunkerSeed };
+    await storage.put(`keys/${newObjectId()}`, Buffer.from(JSON.stringify(keyFile)));
+    await storage.put('config', seal(key.encryption, Buffer.from(JSON.stringify(config))));
+    return new Repository(storage, key, config, options);
+  }
+
+  /** Opens a repository with the key from the Secret, and loads every index. */
+  static async open(storage: Storage, options: OpenOptions): Promise<Repository> {
+    const configObject = await storage.get('config').catch((error: unknown) => {
+      if (isRepositoryError(error, 'NotFound')) {
+        throw new RepositoryError('RepositoryNotFound', `there is no repository at ${storage.location}: no config object; check the bucket and prefix, or initialise one`);
+      }
+      throw error;
+    });
+    let key: MasterKey | undefined;
+    for await (const object of storage.list('keys/')) {
+      const file = parseJson<KeyFile>(await storage.get(object.name), object.name);
+      key = await unwrapMasterKey(file, options.key);
+      if (key) break;
+    }
+    if (!key) {
+      throw new RepositoryError(
+        'WrongKey',
+        `the key from the encryption-key Secret does not open the repository at ${storage.location}; restore the key the repository was created with`,
+      );
+    }
+    const config = parseJson<RepositoryConfig>(open(key.encryption, configObject, 'config'), 'config');
+    const repository = new Repository(storage, key, config, options);
+    await repository.loadIndex();
+    return repository;
+  }
+
+  /** (Re)reads every index file; index files written by other writers since appear. */
+  async loadIndex(): Promise<void> {
+    const names: string[] = [];
+    for await (const object of this.storage.list('index/')) if (!this.index.files.has(object.name)) names.push(object.name);
+    await Promise.all(
+      names.map(async (name) => this.index.addFile(name, await decodeIndex(this.#key.encryption, await this.storage.get(name), name))),
+    );
+  }
+
+  /** Seals and writes a small object (manifests, index files), with Object Lock when configured. */
+  async putSealed(name: string, plaintext: Buffer): Promise<void> {
+    await this.putObject(name, seal(this.#key.encryption, plaintext));
+  }
+
+  async putObject(name: string, bytes: Buffer): Promise<void> {
+    const retention = this.objectLock
+      ? { mode: this.objectLock.mode, retainUntil: new Date(this.clock().getTime() + this.objectLock.periodMs) }
+      : undefined;
+    await this.storage.put(name, bytes, retention ? { retention } : {});
+  }
+
+  async getSealed(name: string): Promise<Buffer> {
+    return open(this.#key.encryption, await this.storage.get(name), name);
+  }
+
+  /** Every committed snapshot (or checkpoint), oldest first. */
+  async snapshots(kind: 'snapshots' | 'checkpoints' = 'snapshots'): Promise<SnapshotManifest[]> {
+    const names: string[] = [];
+    for await (const object of this.storage.list(`${kind}/`)) names.push(object.name);
+    const manifests = await Promise.all(names.map(async (name) => parseJson<SnapshotManifest>(await this.getSealed(name), name)));
+    return manifests.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  }
+
+  /** A snapshot by id or unique id prefix. */
+  async snapshot(idOrPrefix: string): Promise<SnapshotManifest> {
+    const matches = (await this.snapshots()).filter((s) => s.id.startsWith(idOrPrefix));
+    if (matches.length === 0) throw new RepositoryError('NotFound', `no snapshot ${idOrPrefix} in the repository at ${this.storage.location}`);
+    if (matches.length > 1) throw new RepositoryError('NotFound', `snapshot id prefix ${idOrPrefix} is ambiguous (${matches.length} snapshots); give more characters`);
+    return matches[0]!;
+  }
+
+  /** The plaintext of a blob, verified against its id. */
+  async readBlob(id: string): Promise<Buffer> {
+    const location = this.index.get(id);
+    if (!location) throw new RepositoryError('NotFound', `blob ${id} is in no index of the repository`);
+    const name = packName(location.packId);
+    const sealed = await this.storage.get(name, { offset: location.offset, length: location.length });
+    const plaintext = await decodeBlob(open(this.#key.encryption, sealed, `blob ${id} in ${name}`), `blob ${id} in ${name}`);
+    if (!idMatches(this.#key, plaintext, id)) throw new RepositoryError('Corrupt', `blob ${id} in ${name} is damaged: its content does not match its id`);
+    return plaintext;
+  }
+
+  /** The catalog entries of one tree blob. */
+  async readTree(id: string): Promise<ItemEntry[]> {
+    return parseJson<{ items: ItemEntry[] }>(await this.readBlob(id), `tree ${id}`).items;
+  }
+
+  /** Every item of a snapshot (optionally one account), with where it belongs; reads trees only. */
+  async *items(snapshot: SnapshotManifest, filter: { account?: string; service?: string } = {}): AsyncGenerator<ItemEntry & { account: string; service: string }> {
+    for (const tree of snapshot.accounts) {
+      if (filter.account && tree.account !== filter.account) continue;
+      if (filter.service && tree.service !== filter.service) continue;
+      for (const id of tree.trees) for (const item of await this.readTree(id)) yield { ...item, account: tree.account, service: tree.service };
+    }
+  }
+
+  /** An item's content, reassembled from its blobs. */
+  async readContent(item: Pick<ItemEntry, 'content'>): Promise<Buffer> {
+    return Buffer.concat(await Promise.all(item.content.map((id) => this.readBlob(id))));
+  }
+
+  snapshotWriter(options: SnapshotWriterOptions): Promise<SnapshotWriter> {
+    return SnapshotWriter.start(this, options);
+  }
+
+  /** Where a writer comes from, for lock objects and manifests. */
+  static host(): string {
+    return hostname();
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open: storage clients are stateless HTTP or files.
+  }
+}

@@ -1,0 +1,287 @@
+// Writes one snapshot. Lock-free: a writer only adds new objects with fresh random names (packs,
+// index files, its manifest), so any number of writers can run at once, and the snapshot
+// manifest is written last. While it runs it writes checkpoint manifests; a writer that is
+// killed leaves packs and at most a checkpoint, and the next writer for the same policy and shard
+// resumes from that checkpoint instead of reading the source again.
+import { encodeBlob } from './compression.ts';
+import { blobId, seal } from './crypto.ts';
+import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
+import { TREE_ITEMS, type AccountTree, type ItemEntry, type ItemInput, type SnapshotManifest, type SnapshotStats } from './model.ts';
+import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType } from './pack.ts';
+import type { Repository } from './repository.ts';
+
+export interface SnapshotWriterOptions {
+  policy: string;
+  run: string;
+  shard: number;
+  /** Items whose (account, service, id, version) are unchanged are taken from this snapshot without reading content. */
+  parent?: 'latest' | string;
+  /** Continue from the newest checkpoint of this policy and shard (default true). */
+  resume?: boolean;
+  /** Write a checkpoint after this many new bytes (default 256 MiB) or this long (default 5 minutes). */
+  checkpointEveryBytes?: number;
+  checkpointEveryMs?: number;
+  /** Pack uploads in flight at most (default 2). */
+  uploads?: number;
+  packTargetBytes?: number;
+}
+
+interface AccountState {
+  account: string;
+  service: string;
+  entries: Map<string, ItemEntry>;
+  deltaToken?: string;
+}
+
+const accountKey = (account: string, service: string) => `${account}\u0000${service}`;
+const itemKey = (account: string, service: string, id: string) => `${account}\u0000${service}\u0000${id}`;
+
+export class SnapshotWriter {
+  readonly #repository: Repository;
+  readonly #options: SnapshotWriterOptions;
+  readonly #accounts = new Map<string, AccountState>();
+  /** Entries that may be reused without reading content: from the parent and the resumed checkpoint. */
+  readonly #reusable = new Map<string, ItemEntry>();
+  readonly #pending = new Set<string>();
+  readonly #uploads = new Set<Promise<void>>();
+  /** Packs uploaded whose index has not been written yet. */
+  #unindexed: PackEntry[] = [];
+  #pack = new PackBuilder();
+  #parentId: string | undefined;
+  #checkpointName: string | undefined;
+  #resumedFrom: string[] = [];
+  #bytesSinceCheckpoint = 0;
+  #lastCheckpoint: number;
+  #checkpointing: Promise<void> | undefined;
+  #failed: unknown;
+  #committed = false;
+  readonly stats: SnapshotStats = { items: 0, itemsAdded: 0, itemsUnchanged: 0, bytesIn: 0, bytesAdded: 0, blobsAdded: 0 };
+
+  private constructor(repository: Repository, options: SnapshotWriterOptions) {
+    this.#repository = repository;
+    this.#options = options;
+    this.#lastCheckpoint = repository.clock().getTime();
+  }
+
+  static async start(repository: Repository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
+    const writer = new SnapshotWriter(repository, options);
+    await writer.#loadReusable();
+    return writer;
+  }
+
+  get resumedFrom(): readonly string[] {
+    return this.#resumedFrom;
+  }
+
+  async #loadReusable(): Promise<void> {
+    const repository = this.#repository;
+    const { policy, shard, parent } = this.#options;
+    const sameSource = (s: SnapshotManifest) => s.policy === policy && s.shard === shard;
+    const sources: SnapshotManifest[] = [];
+    if (parent) {
+      const parentSnapshot = parent === 'latest' ? (await repository.snapshots()).filter(sameSource).at(-1) : await repository.snapshot(parent);
+      if (parentSnapshot) {
+        this.#parentId = parentSnapshot.id;
+        sources.push(parentSnapshot);
+      }
+    }
+    if (this.#options.resume ?? true) {
+      const checkpoints = (await repository.snapshots('checkpoints')).filter(sameSource);
+      const newest = checkpoints.at(-1);
+      if (newest) {
+        sources.push(newest);
+        this.#resumedFrom = checkpoints.map((c) => c.id);
+      }
+    }
+    for (const source of sources) {
+      for await (const item of repository.items(source)) {
+        const { account, service, ...entry } = item;
+        this.#reusable.set(itemKey(account, service, entry.id), entry);
+      }
+    }
+  }
+
+  #account(account: string, service: string): AccountState {
+    const key = accountKey(account, service);
+    let state = this.#accounts.get(key);
+    if (!state) {
+      state = { account, service, entries: new Map() };
+      this.#accounts.set(key, state);
+    }
+    return state;
+  }
+
+  /** Adds one item; its content is read only when it is new or changed. */
+  async addItem(item: ItemInput): Promise<'added' | 'unchanged'> {
+    this.#throwIfFailed();
+    const { account, service, content, ...fields } = item;
+    const state = this.#account(account, service);
+    const previous = this.#reusable.get(itemKey(account, service, item.id));
+    let outcome: 'added' | 'unchanged';
+    let entry: ItemEntry;
+    if (previous && previous.version === item.version) {
+      entry = { ...fields, content: previous.content };
+      outcome = 'unchanged';
+    } else {
+      const source = await content();
+      const blobs: string[] = [];
+      let bytes = 0;
+      const chunks = Buffer.isBuffer(source) ? this.#repository.chunker.split(source) : this.#repository.chunker.splitStream(source);
+      for await (const chunk of chunks) {
+        blobs.push(await this.#storeBlob('data', chunk));
+        bytes += chunk.length;
+      }
+      this.stats.bytesIn += bytes;
+      this.#bytesSinceCheckpoint += bytes;
+      entry = { ...fields, size: item.size ?? bytes, content: blobs };
+      outcome = 'added';
+    }
+    state.entries.set(item.id, entry);
+    this.stats.items = [...this.#accounts.values()].reduce((n, a) => n + a.entries.size, 0);
+    if (outcome === 'added') this.stats.itemsAdded += 1;
+    else this.stats.itemsUnchanged += 1;
+    await this.#maybeCheckpoint();
+    return outcome;
+  }
+
+  /** Records the source's delta token for an account; it is committed only with the data it covers. */
+  setDeltaToken(account: string, service: string, token: string): void {
+    this.#account(account, service).deltaToken = token;
+  }
+
+  async #storeBlob(type: BlobType, plaintext: Buffer): Promise<string> {
+    const key = this.#repository.masterKey;
+    const id = blobId(key, plaintext);
+    if (this.#repository.index.has(id) || this.#pending.has(id)) return id;
+    this.#pending.add(id);
+    const sealed = seal(key.encryption, await encodeBlob(plaintext));
+    this.#pack.add(id, type, sealed);
+    this.stats.bytesAdded += plaintext.length;
+    this.stats.blobsAdded += 1;
+    if (this.#pack.size >= (this.#options.packTargetBytes ?? PACK_TARGET_BYTES)) await this.#flushPack();
+    return id;
+  }
+
+  /** Finishes the current pack and uploads it, with at most `uploads` uploads in flight. */
+  async #flushPack(): Promise<void> {
+    if (this.#pack.count === 0) return;
+    const builder = this.#pack;
+    this.#pack = new PackBuilder();
+    const { id, bytes, blobs } = builder.finish(this.#repository.masterKey.encryption);
+    while (this.#uploads.size >= (this.#options.uploads ?? 2)) await Promise.race(this.#uploads);
+    const upload = this.#repository.putObject(packName(id), bytes).then(
+      () => {
+        const entry = { id, size: bytes.length, blobs };
+        this.#unindexed.push(entry);
+        this.#repository.index.addPack(entry);
+        for (const blob of blobs) this.#pending.delete(blob.id);
+      },
+      (error: unknown) => {
+        this.#failed ??= error;
+      },
+    );
+    const tracked = upload.finally(() => this.#uploads.delete(tracked));
+    this.#uploads.add(tracked);
+  }
+
+  async #drain(): Promise<void> {
+    await this.#flushPack();
+    await Promise.all(this.#uploads);
+    this.#throwIfFailed();
+  }
+
+  async #writeIndex(): Promise<void> {
+    if (this.#unindexed.length === 0) return;
+    const packs = this.#unindexed;
+    this.#unindexed = [];
+    const name = `index/${newObjectId()}`;
+    await this.#repository.putObject(name, await encodeIndex(this.#repository.masterKey.encryption, packs));
+    this.#repository.index.files.set(name, packs.map((p) => p.id));
+  }
+
+  /** Writes the trees of every account and returns their manifest entries. */
+  async #writeTrees(): Promise<AccountTree[]> {
+    const result: AccountTree[] = [];
+    for (const state of this.#accounts.values()) {
+      const entries = [...state.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const trees: string[] = [];
+      for (let i = 0; i < entries.length; i += TREE_ITEMS) {
+        trees.push(await this.#storeBlob('tree', Buffer.from(JSON.stringify({ items: entries.slice(i, i + TREE_ITEMS) }))));
+      }
+      result.push({
+        account: state.account,
+        service: state.service,
+        trees,
+        items: entries.length,
+        bytes: entries.reduce((n, e) => n + e.size, 0),
+        ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }),
+      });
+    }
+    return result.sort((a, b) => accountKey(a.account, a.service).localeCompare(accountKey(b.account, b.service)));
+  }
+
+  /** Makes everything added so far durable and referenced: packs, index, trees, then the manifest. */
+  async #persist(kind: 'snapshots' | 'checkpoints', id: string): Promise<SnapshotManifest> {
+    // Trees go into the same last pack as the data they reference; one drain uploads both.
+    const accounts = await this.#writeTrees();
+    await this.#drain();
+    await this.#writeIndex();
+    const manifest: SnapshotManifest = {
+      version: 1,
+      id,
+      time: this.#repository.clock().toISOString(),
+      policy: this.#options.policy,
+      run: this.#options.run,
+      shard: this.#options.shard,
+      checkpoint: kind === 'checkpoints',
+      ...(this.#parentId ? { parent: this.#parentId } : {}),
+      accounts,
+      stats: { ...this.stats },
+    };
+    await this.#repository.putSealed(`${kind}/${id}`, Buffer.from(JSON.stringify(manifest)));
+    return manifest;
+  }
+
+  async #maybeCheckpoint(): Promise<void> {
+    const everyBytes = this.#options.checkpointEveryBytes ?? 256 * 1024 * 1024;
+    const everyMs = this.#options.checkpointEveryMs ?? 5 * 60_000;
+    const due = this.#bytesSinceCheckpoint >= everyBytes || this.#repository.clock().getTime() - this.#lastCheckpoint >= everyMs;
+    if (due && !this.#checkpointing) {
+      this.#checkpointing = this.checkpoint()
+        .then(() => undefined)
+        .finally(() => (this.#checkpointing = undefined));
+    }
+    await this.#checkpointing;
+  }
+
+  /** Writes a checkpoint manifest now and removes this writer's previous one. */
+  async checkpoint(): Promise<SnapshotManifest> {
+    const previous = this.#checkpointName;
+    const manifest = await this.#persist('checkpoints', newObjectId());
+    this.#checkpointName = `checkpoints/${manifest.id}`;
+    this.#bytesSinceCheckpoint = 0;
+    this.#lastCheckpoint = this.#repository.clock().getTime();
+    if (previous) await this.#deleteQuietly(previous);
+    return manifest;
+  }
+
+  /** Commits the snapshot; afterwards checkpoints of this policy and shard are no longer needed. */
+  async commit(): Promise<SnapshotManifest> {
+    if (this.#committed) throw new Error('this snapshot was already committed');
+    await this.#checkpointing;
+    const manifest = await this.#persist('snapshots', newObjectId());
+    this.#committed = true;
+    for (const id of this.#resumedFrom) await this.#deleteQuietly(`checkpoints/${id}`);
+    if (this.#checkpointName) await this.#deleteQuietly(this.#checkpointName);
+    return manifest;
+  }
+
+  async #deleteQuietly(name: string): Promise<void> {
+    // A checkpoint under Object Lock stays until its retention ends; prune removes it later.
+    await this.#repository.storage.delete(name).catch(() => undefined);
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failed) throw this.#failed;
+  }
+}
