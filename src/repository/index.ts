@@ -25,16 +25,25 @@ export interface BlobLocation {
 
 type EncodedPack = [id: string, size: number, blobs: [string, BlobType, number, number][]];
 
-export async function encodeIndex(encryptionKey: Buffer, packs: readonly PackEntry[]): Promise<Buffer> {
-  const encoded: EncodedPack[] = packs.map((p) => [p.id, p.size, p.blobs.map((b) => [b.id, b.type, b.offset, b.length])]);
-  return seal(encryptionKey, await compress(Buffer.from(JSON.stringify({ version: 1, packs: encoded }))));
+export interface IndexFileContent {
+  packs: PackEntry[];
+  /** Index files this one replaces (written by prune); readers ignore them even if they could not be deleted. */
+  supersedes: string[];
 }
 
-export async function decodeIndex(encryptionKey: Buffer, sealed: Buffer, what: string): Promise<PackEntry[]> {
+export async function encodeIndex(encryptionKey: Buffer, packs: readonly PackEntry[], supersedes: readonly string[] = []): Promise<Buffer> {
+  const encoded: EncodedPack[] = packs.map((p) => [p.id, p.size, p.blobs.map((b) => [b.id, b.type, b.offset, b.length])]);
+  return seal(encryptionKey, await compress(Buffer.from(JSON.stringify({ version: 1, packs: encoded, supersedes }))));
+}
+
+export async function decodeIndex(encryptionKey: Buffer, sealed: Buffer, what: string): Promise<IndexFileContent> {
   const plaintext = open(encryptionKey, sealed, what);
   try {
-    const parsed = JSON.parse((await decompress(plaintext)).toString('utf8')) as { packs: EncodedPack[] };
-    return parsed.packs.map(([id, size, blobs]) => ({ id, size, blobs: blobs.map(([bid, type, offset, length]) => ({ id: bid, type, offset, length })) }));
+    const parsed = JSON.parse((await decompress(plaintext)).toString('utf8')) as { packs: EncodedPack[]; supersedes?: string[] };
+    return {
+      packs: parsed.packs.map(([id, size, blobs]) => ({ id, size, blobs: blobs.map(([bid, type, offset, length]) => ({ id: bid, type, offset, length })) })),
+      supersedes: parsed.supersedes ?? [],
+    };
   } catch (error) {
     throw new RepositoryError('Corrupt', `${what} is damaged: ${(error as Error).message}`);
   }
@@ -61,6 +70,12 @@ export class MasterIndex {
   addFile(name: string, packs: readonly PackEntry[]): void {
     for (const pack of packs) this.addPack(pack);
     this.files.set(name, packs.map((p) => p.id));
+  }
+
+  clear(): void {
+    this.#blobs.clear();
+    this.#packs.clear();
+    this.files.clear();
   }
 
   has(blobId: string): boolean {

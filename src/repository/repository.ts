@@ -14,9 +14,9 @@ import { Chunker } from './chunker.ts';
 import { decodeBlob } from './compression.ts';
 import { generateMasterKey, idMatches, open, seal, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto.ts';
 import { isRepositoryError, RepositoryError } from './errors.ts';
-import { decodeIndex, MasterIndex, newObjectId } from './index.ts';
+import { decodeIndex, MasterIndex, newObjectId, type IndexFileContent } from './index.ts';
 import type { ItemEntry, SnapshotManifest } from './model.ts';
-import { packName } from './pack.ts';
+import { packIdOfName, packName, parsePackHeader, type PackedBlob } from './pack.ts';
 import type { Storage } from './storage/storage.ts';
 import { SnapshotWriter, type SnapshotWriterOptions } from './writer.ts';
 
@@ -105,13 +105,61 @@ export class Repository {
     return repository;
   }
 
-  /** (Re)reads every index file; index files written by other writers since appear. */
+  /** Index files that could not be read, with why; their packs were re-read from the pack headers. */
+  readonly damagedIndexes = new Map<string, string>();
+
+  /**
+   * (Re)reads every index file; index files written by other writers since appear. A damaged
+   * index file does not make the repository unreadable: the packs no readable index lists are
+   * found from their own headers, so every intact blob stays reachable.
+   */
   async loadIndex(): Promise<void> {
     const names: string[] = [];
     for await (const object of this.storage.list('index/')) if (!this.index.files.has(object.name)) names.push(object.name);
+    const files = new Map<string, IndexFileContent>();
     await Promise.all(
-      names.map(async (name) => this.index.addFile(name, await decodeIndex(this.#key.encryption, await this.storage.get(name), name))),
+      names.map(async (name) => {
+        try {
+          files.set(name, await decodeIndex(this.#key.encryption, await this.storage.get(name), name));
+        } catch (error) {
+          if (!isRepositoryError(error, 'Corrupt')) throw error;
+          this.damagedIndexes.set(name, error.message);
+        }
+      }),
     );
+    const superseded = new Set([...files.values()].flatMap((file) => file.supersedes));
+    for (const [name, file] of files) if (!superseded.has(name)) this.index.addFile(name, file.packs);
+    for (const name of superseded) this.damagedIndexes.delete(name);
+    if (this.damagedIndexes.size > 0) await this.indexUnlistedPacks();
+  }
+
+  /** Adds to the in-memory index every pack in storage that no index lists, from its header. */
+  async indexUnlistedPacks(): Promise<{ indexed: string[]; damaged: Map<string, string> }> {
+    const indexed: string[] = [];
+    const damaged = new Map<string, string>();
+    for await (const object of this.storage.list('data/')) {
+      const id = packIdOfName(object.name);
+      if (this.index.pack(id)) continue;
+      try {
+        this.index.addPack({ id, size: object.size, blobs: await this.readPackHeader(object.name, object.size) });
+        indexed.push(id);
+      } catch (error) {
+        if (!isRepositoryError(error, 'Corrupt')) throw error;
+        damaged.set(object.name, error.message);
+      }
+    }
+    return { indexed, damaged };
+  }
+
+  /** The blob list in a pack's header (reads only the end of the pack). */
+  async readPackHeader(name: string, size: number): Promise<PackedBlob[]> {
+    const tailLength = Math.min(size, 256 * 1024);
+    let tail = await this.storage.get(name, { offset: size - tailLength, length: tailLength });
+    const headerLength = tail.length >= 4 ? tail.readUInt32LE(tail.length - 4) : 0;
+    if (headerLength + 4 > tail.length && headerLength + 4 <= size) {
+      tail = await this.storage.get(name, { offset: size - headerLength - 4, length: headerLength + 4 });
+    }
+    return parsePackHeader(this.#key.encryption, tail, size, name);
   }
 
   /** Seals and writes a small object (manifests, index files), with Object Lock when configured. */
@@ -124,6 +172,10 @@ export class Repository {
       ? { mode: this.objectLock.mode, retainUntil: new Date(this.clock().getTime() + this.objectLock.periodMs) }
       : undefined;
     await this.storage.put(name, bytes, retention ? { retention } : {});
+  }
+
+  sealBytes(plaintext: Buffer): Buffer {
+    return seal(this.#key.encryption, plaintext);
   }
 
   async getSealed(name: string): Promise<Buffer> {

@@ -49,7 +49,7 @@ function refs(times: Record<string, string>, group = 'g'): SnapshotRef[] {
 const ALL = refs(TIMES);
 const ALL_IDS_NEWEST_FIRST = Object.keys(TIMES).reverse();
 
-/** s30, s29, … s{from}: a run of consecutive ids, newest first. */
+/** The `count` newest ids, newest first: newest(3) is s30, s29, s28. */
 function newest(count: number): string[] {
   return ALL_IDS_NEWEST_FIRST.slice(0, count);
 }

@@ -8,6 +8,7 @@ import { blobId, seal } from './crypto.ts';
 import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
 import { TREE_ITEMS, type AccountTree, type ItemEntry, type ItemInput, type SnapshotManifest, type SnapshotStats } from './model.ts';
 import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType } from './pack.ts';
+import { acquireLock, type HeldLock } from './locks.ts';
 import type { Repository } from './repository.ts';
 
 export interface SnapshotWriterOptions {
@@ -55,6 +56,7 @@ export class SnapshotWriter {
   #checkpointing: Promise<void> | undefined;
   #failed: unknown;
   #committed = false;
+  #lock: HeldLock | undefined;
   readonly stats: SnapshotStats = { items: 0, itemsAdded: 0, itemsUnchanged: 0, bytesIn: 0, bytesAdded: 0, blobsAdded: 0 };
 
   private constructor(repository: Repository, options: SnapshotWriterOptions) {
@@ -65,7 +67,14 @@ export class SnapshotWriter {
 
   static async start(repository: Repository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
     const writer = new SnapshotWriter(repository, options);
-    await writer.#loadReusable();
+    // A shared lock: writers never block each other, only prune waits for them.
+    writer.#lock = await acquireLock(repository, `writer ${options.policy}/${options.run}/${options.shard}`, false);
+    try {
+      await writer.#loadReusable();
+    } catch (error) {
+      await writer.#lock.release();
+      throw error;
+    }
     return writer;
   }
 
@@ -273,7 +282,14 @@ export class SnapshotWriter {
     this.#committed = true;
     for (const id of this.#resumedFrom) await this.#deleteQuietly(`checkpoints/${id}`);
     if (this.#checkpointName) await this.#deleteQuietly(this.#checkpointName);
+    await this.#lock?.release();
     return manifest;
+  }
+
+  /** Gives up without committing: what was uploaded stays for a later attempt (through the checkpoint) or for prune. */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.#uploads);
+    await this.#lock?.release();
   }
 
   async #deleteQuietly(name: string): Promise<void> {

@@ -4,7 +4,8 @@ import type { ObjectInfo, PutOptions, Storage } from '../storage/storage.ts';
 
 export class MemoryStorage implements Storage {
   readonly location = 'memory://test';
-  readonly supportsObjectLock = false;
+  /** Simulates S3 Object Lock: objects put with a retention cannot be deleted before it ends. */
+  readonly supportsObjectLock = true;
   readonly objects = new Map<string, { data: Buffer; lastModified: Date; options?: PutOptions }>();
   puts = 0;
   /** When set, every put fails with this error (to test failure handling). */
@@ -28,6 +29,10 @@ export class MemoryStorage implements Storage {
   }
 
   async delete(name: string): Promise<void> {
+    const retainUntil = this.objects.get(name)?.options?.retention?.retainUntil;
+    if (retainUntil && retainUntil.getTime() > Date.now()) {
+      throw new RepositoryError('ObjectLocked', `${name} is protected by Object Lock until ${retainUntil.toISOString()}`);
+    }
     this.objects.delete(name);
   }
 
