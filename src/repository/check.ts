@@ -40,7 +40,7 @@ export async function check(repository: Repository, options: CheckOptions = {}):
   const damaged = new Set<string>();
   const { index, storage } = repository;
 
-  for (const [name, why] of repository.damagedIndexes) report.errors.push(`${why}; its packs were re-read from their headers (prune writes a fresh index)`);
+  for (const why of repository.damagedIndexes.values()) report.errors.push(`${why}; its packs were re-read from their headers (prune writes a fresh index)`);
 
   const stored = new Map<string, number>();
   for await (const object of storage.list('data/')) stored.set(object.name, object.size);
