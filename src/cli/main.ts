@@ -3,6 +3,9 @@
 // (run inside the Jobs the controller creates), and operator commands.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runController } from './controller-command.ts';
+import { repoCommand } from './repo/commands.ts';
+import { isRepositoryError } from '../repository/errors.ts';
+import { UsageError } from './repo/location.ts';
 import { LOG_LEVELS } from '../logging/logger.ts';
 
 function positiveInteger(value: string): number {
@@ -58,4 +61,13 @@ What you can run today:
   helm install saasbackup charts/saasbackup -n saasbackup-system`);
   });
 
-await program.parseAsync(process.argv);
+program.addCommand(repoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Known problems get their message only; anything else also its stack, to report a bug.
+  if (isRepositoryError(error) || error instanceof UsageError) console.error(`saasbackup: ${error.message}`);
+  else console.error(error);
+  process.exitCode = 1;
+}

@@ -19,7 +19,7 @@ export interface PutOptions {
 }
 
 export interface Storage {
-  /** Where this is, for messages and logs: `s3://bucket/prefix at https://host` or a path. Never credentials. */
+  /** Where this is, for messages and logs: `s3://bucket/prefix (https://host)` or a path. Never credentials. */
   readonly location: string;
   /** Whether this backend enforces Object Lock (S3 with a lock-enabled bucket). */
   readonly supportsObjectLock: boolean;
