@@ -80,18 +80,25 @@ export class Chunker {
 
   /** Splits a stream, holding at most about `max` bytes plus one incoming piece in memory. */
   async *splitStream(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
-    let pending: Buffer = Buffer.alloc(0);
+    // Pieces are joined only once enough has built up to cut: joining on every piece would copy
+    // the pending bytes again for each small piece (quadratic on 64 KiB network reads).
+    let pieces: Uint8Array[] = [];
+    let buffered = 0;
     for await (const piece of source) {
-      pending = pending.length === 0 ? Buffer.from(piece) : Buffer.concat([pending, piece]);
-      // Cut only where the decision cannot change with more data: at least `max` bytes ahead.
+      pieces.push(piece);
+      buffered += piece.length;
+      if (buffered < 2 * this.params.max) continue;
+      const pending = Buffer.concat(pieces, buffered);
       let start = 0;
+      // Cut only where the decision cannot change with more data: at least `max` bytes ahead.
       while (pending.length - start >= this.params.max) {
         const length = this.cut(pending, start, pending.length);
-        yield Buffer.from(pending.subarray(start, start + length));
+        yield pending.subarray(start, start + length);
         start += length;
       }
-      if (start > 0) pending = pending.subarray(start);
+      pieces = [pending.subarray(start)];
+      buffered = pending.length - start;
     }
-    yield* this.split(pending);
+    yield* this.split(Buffer.concat(pieces, buffered));
   }
 }

@@ -145,8 +145,8 @@ export class SnapshotWriter {
       entry = { ...fields, size: item.size ?? bytes, content: blobs };
       outcome = 'added';
     }
+    if (!state.entries.has(item.id)) this.stats.items += 1;
     state.entries.set(item.id, entry);
-    this.stats.items = [...this.#accounts.values()].reduce((n, a) => n + a.entries.size, 0);
     if (outcome === 'added') this.stats.itemsAdded += 1;
     else this.stats.itemsUnchanged += 1;
     await this.#maybeCheckpoint();
