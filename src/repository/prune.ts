@@ -97,7 +97,7 @@ async function pruneLocked(repository: Repository, options: PruneOptions, progre
   const flush = async () => {
     if (builder.count === 0) return;
     const { id, bytes, blobs } = builder.finish(repository.masterKey.encryption);
-    await repository.putObject(packName(id), bytes);
+    await repository.putObject(packName(id), bytes, id);
     written.push({ id, size: bytes.length, blobs });
     builder = new PackBuilder();
   };

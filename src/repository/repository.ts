@@ -10,6 +10,7 @@
 //   locks/<id>             exclusive (prune) and shared (writer) locks with an expiry
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { createBlobEncoder, type BlobEncoder } from './blob-encoder.ts';
 import { Chunker } from './chunker.ts';
 import { decodeBlob } from './compression.ts';
 import { generateMasterKey, idMatches, open, seal, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto.ts';
@@ -33,6 +34,8 @@ export interface OpenOptions {
   clock?: () => Date;
   /** Object Lock for everything written, when the policy asks for it. */
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; periodMs: number };
+  /** Worker threads that compress and seal blobs (default: the cores but one, at most 4; 0 = on the main thread). */
+  encoderThreads?: number;
 }
 
 function parseJson<T>(buffer: Buffer, what: string): T {
@@ -51,6 +54,8 @@ export class Repository {
   readonly clock: () => Date;
   readonly objectLock: OpenOptions['objectLock'];
   readonly #key: MasterKey;
+  readonly #encoderThreads: number | undefined;
+  #encoder: BlobEncoder | undefined;
 
   private constructor(storage: Storage, key: MasterKey, config: RepositoryConfig, options: OpenOptions) {
     this.storage = storage;
@@ -59,6 +64,13 @@ export class Repository {
     this.chunker = new Chunker(config.chunkerSeed);
     this.clock = options.clock ?? (() => new Date());
     this.objectLock = options.objectLock;
+    this.#encoderThreads = options.encoderThreads;
+  }
+
+  /** Compresses and seals blobs for writers; started on first use. */
+  get encoder(): BlobEncoder {
+    this.#encoder ??= createBlobEncoder(this.#key.encryption, this.#encoderThreads);
+    return this.#encoder;
   }
 
   get masterKey(): MasterKey {
@@ -167,11 +179,11 @@ export class Repository {
     await this.putObject(name, seal(this.#key.encryption, plaintext));
   }
 
-  async putObject(name: string, bytes: Buffer): Promise<void> {
+  async putObject(name: string, bytes: Buffer, sha256?: string): Promise<void> {
     const retention = this.objectLock
       ? { mode: this.objectLock.mode, retainUntil: new Date(this.clock().getTime() + this.objectLock.periodMs) }
       : undefined;
-    await this.storage.put(name, bytes, retention ? { retention } : {});
+    await this.storage.put(name, bytes, { ...(retention ? { retention } : {}), ...(sha256 ? { sha256 } : {}) });
   }
 
   sealBytes(plaintext: Buffer): Buffer {
@@ -237,7 +249,9 @@ export class Repository {
     return hostname();
   }
 
+  /** Stops the encoder threads; storage clients hold nothing open. */
   async close(): Promise<void> {
-    // Nothing is held open: storage clients are stateless HTTP or files.
+    await this.#encoder?.close();
+    this.#encoder = undefined;
   }
 }

@@ -3,8 +3,7 @@
 // manifest is written last. While it runs it writes checkpoint manifests; a writer that is
 // killed leaves packs and at most a checkpoint, and the next writer for the same policy and shard
 // resumes from that checkpoint instead of reading the source again.
-import { encodeBlob } from './compression.ts';
-import { blobId, seal } from './crypto.ts';
+import { blobId } from './crypto.ts';
 import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
 import { TREE_ITEMS, type AccountTree, type ItemEntry, type ItemInput, type SnapshotManifest, type SnapshotStats } from './model.ts';
 import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType } from './pack.ts';
@@ -163,7 +162,7 @@ export class SnapshotWriter {
     const id = blobId(key, plaintext);
     if (this.#repository.index.has(id) || this.#pending.has(id)) return id;
     this.#pending.add(id);
-    const sealed = seal(key.encryption, await encodeBlob(plaintext));
+    const sealed = await this.#repository.encoder.encode(plaintext);
     this.#pack.add(id, type, sealed);
     this.stats.bytesAdded += plaintext.length;
     this.stats.blobsAdded += 1;
@@ -178,7 +177,7 @@ export class SnapshotWriter {
     this.#pack = new PackBuilder();
     const { id, bytes, blobs } = builder.finish(this.#repository.masterKey.encryption);
     while (this.#uploads.size >= (this.#options.uploads ?? 2)) await Promise.race(this.#uploads);
-    const upload = this.#repository.putObject(packName(id), bytes).then(
+    const upload = this.#repository.putObject(packName(id), bytes, id).then(
       () => {
         const entry = { id, size: bytes.length, blobs };
         this.#unindexed.push(entry);

@@ -170,12 +170,14 @@ export class S3Storage implements Storage {
     const headers: Record<string, string> = {
       'content-type': 'application/octet-stream',
       'content-length': String(data.length),
-      // Lets S3 reject a corrupted upload; AWS also requires it for a PUT with a retention.
-      'content-md5': createHash('md5').update(data).digest('base64'),
     };
+    // Over http the payload is signed with its SHA-256, which also lets S3 reject a corrupted
+    // upload (the caller may pass it: a pack's id is that hash). Over https minio sends
+    // UNSIGNED-PAYLOAD, so Content-MD5 guards the body; AWS also requires it with a retention.
+    const signed = this.#client.enableSHA256;
+    if (!signed || options?.retention !== undefined) headers['content-md5'] = createHash('md5').update(data).digest('base64');
     if (options?.retention !== undefined) Object.assign(headers, retentionHeaders(name, options.retention));
-    // Over http the payload is signed; over https minio sends UNSIGNED-PAYLOAD (TLS and MD5 cover it).
-    const sha256 = this.#client.enableSHA256 ? createHash('sha256').update(data).digest('hex') : '';
+    const sha256 = signed ? (options?.sha256 ?? createHash('sha256').update(data).digest('hex')) : '';
     await this.#attempt('write', name, async () => {
       const response = await this.#client.makeRequestStreamAsync(
         { method: 'PUT', bucketName: this.#bucket, objectName: key, headers: { ...headers } },

@@ -16,6 +16,8 @@ export interface ObjectLockRetention {
 export interface PutOptions {
   /** Write the object with an S3 Object Lock retention (ignored with a warning-free no-op by backends without locking). */
   retention?: ObjectLockRetention;
+  /** SHA-256 of `data` in hex, when the caller already has it (a pack's id), so it is not computed again. */
+  sha256?: string;
 }
 
 export interface Storage {
