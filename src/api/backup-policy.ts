@@ -114,7 +114,7 @@ const Retention = Type.Object(
     keepWeekly: Type.Optional(Type.Integer({ minimum: 0 })),
     keepMonthly: Type.Optional(Type.Integer({ minimum: 0 })),
     keepYearly: Type.Optional(Type.Integer({ minimum: 0 })),
-    maxAge: Type.Optional(Duration('Forget non-current versions older than this, for example 365d.')),
+    maxAge: Type.Optional(Duration('Keep every snapshot younger than this, counted from the newest snapshot (restic --keep-within), for example 365d.')),
   },
   {
     description: 'How long non-current versions are kept (the current version of every item is always kept).',

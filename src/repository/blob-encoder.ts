@@ -27,7 +27,8 @@ export function createBlobEncoder(encryptionKey: Buffer, threads = defaultEncode
   const load = new Map<Worker, number>();
   let nextId = 0;
   const workers = Array.from({ length: threads }, () => {
-    const worker = new Worker(script, { workerData: { encryptionKey } });
+    // The workers hold only the blobs in flight: small heaps keep the process's memory down.
+    const worker = new Worker(script, { workerData: { encryptionKey }, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 } });
     worker.unref();
     load.set(worker, 0);
     worker.on('message', ({ id, sealed }: { id: number; sealed: Uint8Array }) => {

@@ -87,7 +87,7 @@ export class Chunker {
     for await (const piece of source) {
       pieces.push(piece);
       buffered += piece.length;
-      if (buffered < 2 * this.params.max) continue;
+      if (buffered < this.params.max) continue;
       const pending = Buffer.concat(pieces, buffered);
       let start = 0;
       // Cut only where the decision cannot change with more data: at least `max` bytes ahead.

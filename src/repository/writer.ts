@@ -23,6 +23,8 @@ export interface SnapshotWriterOptions {
   checkpointEveryMs?: number;
   /** Pack uploads in flight at most (default 2). */
   uploads?: number;
+  /** Blob bytes being compressed and sealed at most; more waits (default 64 MiB), which bounds memory with many large items. */
+  encodeBudgetBytes?: number;
   packTargetBytes?: number;
 }
 
@@ -56,6 +58,8 @@ export class SnapshotWriter {
   #failed: unknown;
   #committed = false;
   #lock: HeldLock | undefined;
+  #encoding = 0;
+  #encodeWaiters: (() => void)[] = [];
   readonly stats: SnapshotStats = { items: 0, itemsAdded: 0, itemsUnchanged: 0, bytesIn: 0, bytesAdded: 0, blobsAdded: 0 };
 
   private constructor(repository: Repository, options: SnapshotWriterOptions) {
@@ -162,7 +166,17 @@ export class SnapshotWriter {
     const id = blobId(key, plaintext);
     if (this.#repository.index.has(id) || this.#pending.has(id)) return id;
     this.#pending.add(id);
-    const sealed = await this.#repository.encoder.encode(plaintext);
+    const budget = this.#options.encodeBudgetBytes ?? 64 * 1024 * 1024;
+    // A blob bigger than the whole budget still goes through, alone.
+    while (this.#encoding > 0 && this.#encoding + plaintext.length > budget) await new Promise<void>((resolve) => this.#encodeWaiters.push(resolve));
+    this.#encoding += plaintext.length;
+    let sealed: Buffer;
+    try {
+      sealed = await this.#repository.encoder.encode(plaintext);
+    } finally {
+      this.#encoding -= plaintext.length;
+      for (const wake of this.#encodeWaiters.splice(0)) wake();
+    }
     this.#pack.add(id, type, sealed);
     this.stats.bytesAdded += plaintext.length;
     this.stats.blobsAdded += 1;
