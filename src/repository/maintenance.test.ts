@@ -183,3 +183,31 @@ describe('forget and prune', () => {
     expect(await prune(repository)).toMatchObject({ packsDeleted: 0 });
   });
 });
+
+describe('writers and locks', () => {
+  it('lets several writers write at once without locking each other, and everything they commit is whole', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const shared = randomBytes(40_000);
+    const writers = await Promise.all([0, 1, 2].map((shard) => repository.snapshotWriter({ policy: 'daily', run: 'r', shard, packTargetBytes: 32 * 1024 })));
+    await Promise.all(
+      writers.map(async (writer, shard) => {
+        for (let n = 0; n < 30; n++) await writer.addItem(item(`shard${shard}-user${n % 3}`, `m${n}`, n % 10 === 0 ? shared : randomBytes(5_000)));
+      }),
+    );
+    const snapshots = await Promise.all(writers.map((writer) => writer.commit()));
+    expect(snapshots.map((s) => s.stats.items)).toEqual([30, 30, 30]);
+    const reopened = await Repository.open(storage, { key: KEY });
+    expect((await check(reopened, { readData: true })).errors).toEqual([]);
+    expect((await restoreAll(reopened)).size).toBe(90);
+  });
+
+  it('lets a lock whose holder died expire, so prune can run again', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    await acquireLock(repository, 'prune on a node that died', true);
+    expect(isRepositoryError(await prune(repository).catch((e: unknown) => e), 'Locked')).toBe(true);
+    const later = await Repository.open(storage, { key: KEY, clock: () => new Date(Date.now() + 6 * 60_000) });
+    await expect(prune(later)).resolves.toMatchObject({ packsDeleted: 0 });
+  });
+});
