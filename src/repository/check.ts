@@ -1,12 +1,11 @@
 // `check`: is the repository whole? Structure (every pack an index lists exists with its size and
 // header; every blob a snapshot needs is indexed; trees decrypt) and, with readData, every blob
 // decrypts and matches its id. Problems are reported as the snapshots and items they affect.
-import { createHash } from 'node:crypto';
 import { decodeBlob } from './compression.ts';
 import { idMatches, open } from './crypto.ts';
 import { isRepositoryError } from './errors.ts';
 import type { SnapshotManifest } from './model.ts';
-import { packName } from './pack.ts';
+import { packIdMatches, packName } from './pack.ts';
 import type { Repository } from './repository.ts';
 
 export interface AffectedItem {
@@ -87,7 +86,7 @@ async function readPack(repository: Repository, packId: string, size: number, re
   const pack = repository.index.pack(packId)!;
   const bytes = await repository.storage.get(name);
   report.stats.bytesRead += bytes.length;
-  if (createHash('sha256').update(bytes).digest('hex') !== packId) report.errors.push(`pack ${name} is damaged: its content does not match its id`);
+  if (!packIdMatches(bytes, packId)) report.errors.push(`pack ${name} is damaged: its content does not match its id`);
   const key = repository.masterKey;
   for (const blob of pack.blobs) {
     try {

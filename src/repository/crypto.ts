@@ -55,8 +55,6 @@ export function open(encryptionKey: Buffer, sealed: Buffer, what: string): Buffe
   }
 }
 
-export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
-
 // ---- key files ------------------------------------------------------------------------------
 
 export interface KeyFile {

@@ -28,6 +28,8 @@ export interface PruneReport {
   bytesLocked: number;
   lockedUntil?: string;
   indexFilesReplaced: number;
+  /** Temp files of writes a crash interrupted (directory repositories). */
+  tempFilesRemoved: number;
   blobsKept: number;
   blobsRemoved: number;
 }
@@ -51,6 +53,7 @@ async function pruneLocked(repository: Repository, options: PruneOptions, progre
     bytesFreed: 0,
     bytesLocked: 0,
     indexFilesReplaced: 0,
+    tempFilesRemoved: 0,
     blobsKept: 0,
     blobsRemoved: 0,
   };
@@ -139,6 +142,8 @@ async function pruneLocked(repository: Repository, options: PruneOptions, progre
     const size = (await storage.stat(name))?.size ?? 0;
     if (await remove(name, size)) report.unindexedDeleted += 1;
   }
+
+  report.tempFilesRemoved = (await storage.removeStaleTempFiles?.(new Date(now - (options.unindexedGraceMs ?? 3_600_000)))) ?? 0;
 
   // Start over from what is now on storage.
   index.clear();

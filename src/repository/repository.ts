@@ -9,7 +9,6 @@
 //   checkpoints/<id>       manifests of unfinished runs, so a killed writer's next attempt resumes
 //   locks/<id>             exclusive (prune) and shared (writer) locks with an expiry
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { createBlobEncoder, type BlobEncoder } from './blob-encoder.ts';
 import { Chunker } from './chunker.ts';
 import { decodeBlob } from './compression.ts';
@@ -242,11 +241,6 @@ export class Repository {
 
   snapshotWriter(options: SnapshotWriterOptions): Promise<SnapshotWriter> {
     return SnapshotWriter.start(this, options);
-  }
-
-  /** Where a writer comes from, for lock objects and manifests. */
-  static host(): string {
-    return hostname();
   }
 
   /** Stops the encoder threads; storage clients hold nothing open. */

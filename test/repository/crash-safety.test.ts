@@ -2,12 +2,13 @@
 // `check --read-data` finds no error, every snapshot committed before is intact, and the next
 // run completes while reusing what the killed runs had checkpointed.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { check } from '../../src/repository/check.ts';
+import { prune } from '../../src/repository/prune.ts';
 import { Repository } from '../../src/repository/repository.ts';
 import { FileStorage } from '../../src/repository/storage/file.ts';
 import { crashItemContent } from './crash-items.ts';
@@ -80,6 +81,14 @@ describe('a writer killed with SIGKILL at random points', () => {
     expect(report.errors).toEqual([]);
     expect(report.affected).toEqual([]);
     for (const id of committed) expect(await verifySnapshot(repository, id)).toBe(ITEMS);
+
+    // Once the killed writers' locks have expired, prune removes what they left and loses nothing.
+    const later = await Repository.open(new FileStorage(dir), { key: KEY, clock: () => new Date(Date.now() + 6 * 60_000) });
+    await prune(later, { unindexedGraceMs: 0 });
+    expect(readdirSync(dir, { recursive: true }).map(String).filter((name) => path.basename(name).startsWith('.tmp-'))).toEqual([]);
+    const afterPrune = await Repository.open(new FileStorage(dir), { key: KEY });
+    expect((await check(afterPrune, { readData: true })).errors).toEqual([]);
+    for (const id of committed) expect(await verifySnapshot(afterPrune, id)).toBe(ITEMS);
 
     // The next attempt of the run that was killed last.
     const final = await runWriter(run);

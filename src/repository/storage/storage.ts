@@ -36,4 +36,6 @@ export interface Storage {
   stat(name: string): Promise<ObjectInfo | undefined>;
   /** Every object whose name starts with `prefix` (for example `data/`), in any order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Backends that write through temp files remove those a crash left behind, older than `olderThan`. */
+  removeStaleTempFiles?(olderThan: Date): Promise<number>;
 }
