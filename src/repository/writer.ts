@@ -25,6 +25,8 @@ export interface SnapshotWriterOptions {
   uploads?: number;
   /** Blob bytes being compressed and sealed at most; more waits (default 64 MiB), which bounds memory with many large items. */
   encodeBudgetBytes?: number;
+  /** Streamed items read at once at most (default 4); the others' streams wait unread, so memory stays bounded. */
+  streamsAtOnce?: number;
   packTargetBytes?: number;
 }
 
@@ -60,6 +62,8 @@ export class SnapshotWriter {
   #lock: HeldLock | undefined;
   #encoding = 0;
   #encodeWaiters: (() => void)[] = [];
+  #streaming = 0;
+  #streamWaiters: (() => void)[] = [];
   readonly stats: SnapshotStats = { items: 0, itemsAdded: 0, itemsUnchanged: 0, bytesIn: 0, bytesAdded: 0, blobsAdded: 0 };
 
   private constructor(repository: Repository, options: SnapshotWriterOptions) {
@@ -105,11 +109,18 @@ export class SnapshotWriter {
         this.#resumedFrom = checkpoints.map((c) => c.id);
       }
     }
+    // Sources in order (a checkpoint's entries replace the parent's); within one source the trees
+    // are read concurrently, since each is a separate range read and a tenant has hundreds.
     for (const source of sources) {
-      for await (const item of repository.items(source)) {
-        const { account, service, ...entry } = item;
-        this.#reusable.set(itemKey(account, service, entry.id), entry);
-      }
+      const trees = source.accounts.flatMap((tree) => tree.trees.map((id) => ({ tree, id })));
+      let next = 0;
+      const readNext = async (): Promise<void> => {
+        while (next < trees.length) {
+          const { tree, id } = trees[next++]!;
+          for (const entry of await repository.readTree(id)) this.#reusable.set(itemKey(tree.account, tree.service, entry.id), entry);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, readNext));
     }
   }
 
@@ -138,10 +149,22 @@ export class SnapshotWriter {
       const source = await content();
       const blobs: string[] = [];
       let bytes = 0;
-      const chunks = Buffer.isBuffer(source) ? this.#repository.chunker.split(source) : this.#repository.chunker.splitStream(source);
-      for await (const chunk of chunks) {
-        blobs.push(await this.#storeBlob('data', chunk));
-        bytes += chunk.length;
+      const streamed = !Buffer.isBuffer(source);
+      if (streamed) {
+        while (this.#streaming >= (this.#options.streamsAtOnce ?? 4)) await new Promise<void>((resolve) => this.#streamWaiters.push(resolve));
+        this.#streaming += 1;
+      }
+      try {
+        const chunks = Buffer.isBuffer(source) ? this.#repository.chunker.split(source) : this.#repository.chunker.splitStream(source);
+        for await (const chunk of chunks) {
+          blobs.push(await this.#storeBlob('data', chunk));
+          bytes += chunk.length;
+        }
+      } finally {
+        if (streamed) {
+          this.#streaming -= 1;
+          this.#streamWaiters.shift()?.();
+        }
       }
       this.stats.bytesIn += bytes;
       this.#bytesSinceCheckpoint += bytes;
