@@ -203,10 +203,12 @@ export class Repository {
 
   /** A snapshot by id or unique id prefix. */
   async snapshot(idOrPrefix: string): Promise<SnapshotManifest> {
-    const matches = (await this.snapshots()).filter((s) => s.id.startsWith(idOrPrefix));
+    // Matched on object names, so only the one manifest is read and decrypted.
+    const matches: string[] = [];
+    if (/^[0-9a-f]+$/.test(idOrPrefix)) for await (const object of this.storage.list(`snapshots/${idOrPrefix}`)) matches.push(object.name);
     if (matches.length === 0) throw new RepositoryError('NotFound', `no snapshot ${idOrPrefix} in the repository at ${this.storage.location}`);
     if (matches.length > 1) throw new RepositoryError('NotFound', `snapshot id prefix ${idOrPrefix} is ambiguous (${matches.length} snapshots); give more characters`);
-    return matches[0]!;
+    return parseJson<SnapshotManifest>(await this.getSealed(matches[0]!), matches[0]!);
   }
 
   /** The plaintext of a blob, verified against its id. */

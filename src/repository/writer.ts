@@ -3,6 +3,7 @@
 // manifest is written last. While it runs it writes checkpoint manifests; a writer that is
 // killed leaves packs and at most a checkpoint, and the next writer for the same policy and shard
 // resumes from that checkpoint instead of reading the source again.
+import { Budget } from './budget.ts';
 import { blobId } from './crypto.ts';
 import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
 import { TREE_ITEMS, type AccountTree, type ItemEntry, type ItemInput, type SnapshotManifest, type SnapshotStats } from './model.ts';
@@ -60,16 +61,16 @@ export class SnapshotWriter {
   #failed: unknown;
   #committed = false;
   #lock: HeldLock | undefined;
-  #encoding = 0;
-  #encodeWaiters: (() => void)[] = [];
-  #streaming = 0;
-  #streamWaiters: (() => void)[] = [];
+  readonly #encodeBudget: Budget;
+  readonly #streamBudget: Budget;
   readonly stats: SnapshotStats = { items: 0, itemsAdded: 0, itemsUnchanged: 0, bytesIn: 0, bytesAdded: 0, blobsAdded: 0 };
 
   private constructor(repository: Repository, options: SnapshotWriterOptions) {
     this.#repository = repository;
     this.#options = options;
     this.#lastCheckpoint = repository.clock().getTime();
+    this.#encodeBudget = new Budget(options.encodeBudgetBytes ?? 64 * 1024 * 1024);
+    this.#streamBudget = new Budget(options.streamsAtOnce ?? 4);
   }
 
   static async start(repository: Repository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
@@ -150,10 +151,7 @@ export class SnapshotWriter {
       const blobs: string[] = [];
       let bytes = 0;
       const streamed = !Buffer.isBuffer(source);
-      if (streamed) {
-        while (this.#streaming >= (this.#options.streamsAtOnce ?? 4)) await new Promise<void>((resolve) => this.#streamWaiters.push(resolve));
-        this.#streaming += 1;
-      }
+      if (streamed) await this.#streamBudget.take(1);
       try {
         const chunks = Buffer.isBuffer(source) ? this.#repository.chunker.split(source) : this.#repository.chunker.splitStream(source);
         for await (const chunk of chunks) {
@@ -161,10 +159,7 @@ export class SnapshotWriter {
           bytes += chunk.length;
         }
       } finally {
-        if (streamed) {
-          this.#streaming -= 1;
-          this.#streamWaiters.shift()?.();
-        }
+        if (streamed) this.#streamBudget.give(1);
       }
       this.stats.bytesIn += bytes;
       this.#bytesSinceCheckpoint += bytes;
@@ -189,16 +184,12 @@ export class SnapshotWriter {
     const id = blobId(key, plaintext);
     if (this.#repository.index.has(id) || this.#pending.has(id)) return id;
     this.#pending.add(id);
-    const budget = this.#options.encodeBudgetBytes ?? 64 * 1024 * 1024;
-    // A blob bigger than the whole budget still goes through, alone.
-    while (this.#encoding > 0 && this.#encoding + plaintext.length > budget) await new Promise<void>((resolve) => this.#encodeWaiters.push(resolve));
-    this.#encoding += plaintext.length;
+    await this.#encodeBudget.take(plaintext.length);
     let sealed: Buffer;
     try {
       sealed = await this.#repository.encoder.encode(plaintext);
     } finally {
-      this.#encoding -= plaintext.length;
-      for (const wake of this.#encodeWaiters.splice(0)) wake();
+      this.#encodeBudget.give(plaintext.length);
     }
     this.#pack.add(id, type, sealed);
     this.stats.bytesAdded += plaintext.length;

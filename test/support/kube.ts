@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { KINDS } from '../../src/api/kinds.ts';
 import { GROUP, VERSION } from '../../src/api/kind.ts';
 import { kubeRequest } from '../../src/runtime/kube-request.ts';
-import { objectPath, type ResourceRef } from '../../src/runtime/resource.ts';
+import { collectionPath, objectPath, type ResourceRef } from '../../src/runtime/resource.ts';
 
 export interface Manifest {
   apiVersion: string;
@@ -56,12 +56,17 @@ export function readManifests(file: string): Manifest[] {
     .filter((doc): doc is Manifest => doc !== null);
 }
 
-/** Server-side apply, as `kubectl apply --server-side` does, with strict field validation. */
-export async function apply<T = Manifest>(kc: KubeConfig, manifest: Manifest, namespace?: string): Promise<T> {
+/** The resource of a manifest, the namespace it goes to, and the body with that namespace set. */
+function locate(manifest: Manifest, namespace: string | undefined) {
   const info = resourceOf(manifest.apiVersion, manifest.kind);
   const ns = info.namespaced ? (manifest.metadata.namespace ?? namespace) : undefined;
   if (info.namespaced && !ns) throw new Error(`${manifest.kind} ${manifest.metadata.name} needs a namespace`);
-  const body = { ...manifest, metadata: { ...manifest.metadata, ...(ns ? { namespace: ns } : {}) } };
+  return { info, ns, body: { ...manifest, metadata: { ...manifest.metadata, ...(ns ? { namespace: ns } : {}) } } };
+}
+
+/** Server-side apply, as `kubectl apply --server-side` does, with strict field validation. */
+export async function apply<T = Manifest>(kc: KubeConfig, manifest: Manifest, namespace?: string): Promise<T> {
+  const { info, ns, body } = locate(manifest, namespace);
   return kubeRequest<T>(kc, {
     method: 'PATCH',
     path: objectPath(info, ns, manifest.metadata.name),
@@ -73,15 +78,8 @@ export async function apply<T = Manifest>(kc: KubeConfig, manifest: Manifest, na
 
 /** Creates the object (POST), as `kubectl create` does, with strict field validation. */
 export async function create<T = Manifest>(kc: KubeConfig, manifest: Manifest, namespace?: string): Promise<T> {
-  const info = resourceOf(manifest.apiVersion, manifest.kind);
-  const ns = info.namespaced ? (manifest.metadata.namespace ?? namespace) : undefined;
-  const collection = objectPath(info, ns, manifest.metadata.name).replace(/\/[^/]+$/, '');
-  return kubeRequest<T>(kc, {
-    method: 'POST',
-    path: collection,
-    query: { fieldValidation: 'Strict' },
-    body: { ...manifest, metadata: { ...manifest.metadata, ...(ns ? { namespace: ns } : {}) } },
-  });
+  const { info, ns, body } = locate(manifest, namespace);
+  return kubeRequest<T>(kc, { method: 'POST', path: collectionPath(info, ns), query: { fieldValidation: 'Strict' }, body });
 }
 
 export async function get<T = Manifest>(kc: KubeConfig, apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T | undefined> {
