@@ -15,8 +15,18 @@ export default defineConfig({
       },
       {
         test: {
+          // Contract tests of the SaaS emulators with the real client libraries: no cluster needed.
+          name: 'emulators',
+          include: ['test/emulators/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/emulators/**'],
           environment: 'node',
           globalSetup: ['test/envtest/global-setup.ts'],
           testTimeout: 120_000,
