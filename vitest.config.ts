@@ -15,9 +15,10 @@ export default defineConfig({
       },
       {
         test: {
-          // Contract tests of the SaaS emulators with the real client libraries: no cluster needed.
+          // Contract tests of the SaaS emulators, and the providers against them, with the real client
+          // libraries: no cluster needed.
           name: 'emulators',
-          include: ['test/emulators/**/*.test.ts'],
+          include: ['test/emulators/**/*.test.ts', 'test/providers/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
         },
@@ -26,7 +27,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/emulators/**'],
+          exclude: ['test/emulators/**', 'test/providers/**'],
           environment: 'node',
           globalSetup: ['test/envtest/global-setup.ts'],
           testTimeout: 120_000,
