@@ -1,13 +1,23 @@
-// Worker thread of the blob encoder: compresses and seals blob plaintext off the main thread.
+// Worker thread of the blob encoder: names, compresses and seals blobs in slots of the shared ring
+// (see blob-encoder.ts), off the main thread. It keeps no state between tasks.
+import { createHmac, createSecretKey } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import { encodeBlob } from './compression.ts';
-import { seal } from './crypto.ts';
+import { BLOB_OVERHEAD, sealBlobInto, type EncoderReply, type EncoderTask } from './blob-encoder.ts';
 
-const encryptionKey = Buffer.from(workerData.encryptionKey as Uint8Array);
+const data = workerData as { encryptionKey: Uint8Array; idKey: Uint8Array; ring: SharedArrayBuffer };
+const encryptionKey = Buffer.from(data.encryptionKey);
+const idKey = createSecretKey(Buffer.from(data.idKey));
+const ring = Buffer.from(data.ring);
 
-parentPort!.on('message', async (task: { id: number; plaintext: Uint8Array }) => {
-  const plaintext = Buffer.from(task.plaintext.buffer, task.plaintext.byteOffset, task.plaintext.byteLength);
-  const sealed = seal(encryptionKey, await encodeBlob(plaintext));
-  // Copied, not transferred: small Buffers live in Node's shared pool, which cannot be transferred.
-  parentPort!.postMessage({ id: task.id, sealed });
+parentPort!.on('message', async (task: EncoderTask) => {
+  const reply: EncoderReply = { seq: task.seq };
+  try {
+    const slot = task.own ? Buffer.from(task.own) : ring.subarray(task.offset, task.offset + task.length + BLOB_OVERHEAD);
+    const plaintext = slot.subarray(0, task.length);
+    if (task.op === 'name') reply.id = createHmac('sha256', idKey).update(plaintext).digest('hex');
+    if (task.seal) reply.sealedLength = await sealBlobInto(encryptionKey, plaintext, slot);
+  } catch (error) {
+    reply.error = error instanceof Error ? error.message : String(error);
+  }
+  parentPort!.postMessage(reply);
 });

@@ -10,8 +10,8 @@ import { RepositoryError } from './errors.ts';
 const zstdCompress = promisify(zlib.zstdCompress);
 const zstdDecompress = promisify(zlib.zstdDecompress);
 
-const RAW = 0;
-const ZSTD = 1;
+export const RAW = 0;
+export const ZSTD = 1;
 // Level 1: on the mail benchmark level 3 stored no less (1.74 GiB either way) and cost more CPU.
 const LEVEL = 1;
 const PARAMS = { [zlib.constants.ZSTD_c_compressionLevel]: LEVEL };
@@ -20,16 +20,28 @@ const ASYNC_FROM_BYTES = 1024 * 1024;
 /** Below this size compression rarely pays for its frame. */
 const MIN_COMPRESS_BYTES = 128;
 
-export async function encodeBlob(plaintext: Buffer): Promise<Buffer> {
+/** The codec for a blob and the bytes that follow the codec byte: zstd output, or the plaintext itself. */
+export interface CompressedBody {
+  codec: typeof RAW | typeof ZSTD;
+  body: Buffer;
+}
+
+export async function compressBody(plaintext: Buffer): Promise<CompressedBody> {
   if (plaintext.length >= MIN_COMPRESS_BYTES) {
     const compressed =
       plaintext.length >= ASYNC_FROM_BYTES
         ? await zstdCompress(plaintext, { params: PARAMS, chunkSize: plaintext.length + 1024 })
         : zlib.zstdCompressSync(plaintext, { params: PARAMS });
     // Keep the raw bytes when zstd saves too little (already compressed data: JPEG, ZIP, PDF streams).
-    if (compressed.length < plaintext.length * 0.97) return Buffer.concat([Buffer.of(ZSTD), compressed]);
+    if (compressed.length < plaintext.length * 0.97) return { codec: ZSTD, body: compressed };
   }
-  return Buffer.concat([Buffer.of(RAW), plaintext]);
+  return { codec: RAW, body: plaintext };
+}
+
+/** codec byte ‖ body. */
+export async function encodeBlob(plaintext: Buffer): Promise<Buffer> {
+  const { codec, body } = await compressBody(plaintext);
+  return Buffer.concat([Buffer.of(codec), body]);
 }
 
 export async function decodeBlob(encoded: Buffer, what: string): Promise<Buffer> {

@@ -2,11 +2,25 @@
 // under the master key; blob ids are HMAC-SHA256 of the plaintext under a separate id key, so a
 // stored name reveals nothing about content. The master key is generated at init and stored in
 // key files wrapped by a key derived (scrypt) from the Secret's value.
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt, timingSafeEqual, type BinaryLike } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, randomFillSync, scrypt, timingSafeEqual, type BinaryLike, type KeyObject } from 'node:crypto';
 import { RepositoryError } from './errors.ts';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/** Bytes a sealed object has beyond its plaintext. */
+export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
+// A KeyObject per key buffer: handing createHmac/createCipheriv a raw Buffer makes Node prepare a
+// new secret key on every call, which costs as much as hashing a small mail.
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+function keyObject(key: Buffer): KeyObject {
+  let object = keyObjects.get(key);
+  if (!object) {
+    object = createSecretKey(key);
+    keyObjects.set(key, object);
+  }
+  return object;
+}
 
 export interface MasterKey {
   /** AES-256-GCM key for every sealed object. */
@@ -23,11 +37,11 @@ export function generateMasterKey(): MasterKey {
 
 /** The id of a blob: HMAC-SHA256 of its plaintext, hex. */
 export function blobId(key: MasterKey, plaintext: Buffer): string {
-  return createHmac('sha256', key.id).update(plaintext).digest('hex');
+  return createHmac('sha256', keyObject(key.id)).update(plaintext).digest('hex');
 }
 
 export function idMatches(key: MasterKey, plaintext: Buffer, id: string): boolean {
-  const actual = createHmac('sha256', key.id).update(plaintext).digest();
+  const actual = createHmac('sha256', keyObject(key.id)).update(plaintext).digest();
   const expected = Buffer.from(id, 'hex');
   return expected.length === actual.length && timingSafeEqual(actual, expected);
 }
@@ -35,10 +49,29 @@ export function idMatches(key: MasterKey, plaintext: Buffer, id: string): boolea
 /** nonce ‖ ciphertext ‖ tag. */
 export function seal(encryptionKey: Buffer, plaintext: Buffer): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', encryptionKey, nonce);
+  const cipher = createCipheriv('aes-256-gcm', keyObject(encryptionKey), nonce);
   const body = cipher.update(plaintext);
   const final = cipher.final();
   return Buffer.concat([nonce, body, final, cipher.getAuthTag()]);
+}
+
+/**
+ * Seals `prefix ‖ body` into `target` and returns the sealed length (SEAL_OVERHEAD + prefix +
+ * body); the same bytes as seal() of the concatenation. `body` may lie inside `target`: it is read
+ * whole before anything is written.
+ */
+export function sealInto(encryptionKey: Buffer, prefix: Buffer, body: Buffer, target: Buffer): number {
+  const nonce = randomFillSync(Buffer.allocUnsafe(NONCE_BYTES));
+  const cipher = createCipheriv('aes-256-gcm', keyObject(encryptionKey), nonce);
+  const head = cipher.update(prefix);
+  const middle = cipher.update(body);
+  const final = cipher.final();
+  let n = nonce.copy(target, 0);
+  n += head.copy(target, n);
+  n += middle.copy(target, n);
+  n += final.copy(target, n);
+  n += cipher.getAuthTag().copy(target, n);
+  return n;
 }
 
 /** Opens a sealed buffer; `what` names the object in the error when it is damaged or not ours. */
@@ -47,7 +80,7 @@ export function open(encryptionKey: Buffer, sealed: Buffer, what: string): Buffe
     throw new RepositoryError('Corrupt', `${what} is damaged: ${sealed.length} bytes is too short to be a sealed object`);
   }
   try {
-    const decipher = createDecipheriv('aes-256-gcm', encryptionKey, sealed.subarray(0, NONCE_BYTES));
+    const decipher = createDecipheriv('aes-256-gcm', keyObject(encryptionKey), sealed.subarray(0, NONCE_BYTES));
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
   } catch {

@@ -102,7 +102,7 @@ async function pruneLocked(repository: Repository, options: PruneOptions, progre
     const { id, bytes, blobs } = builder.finish(repository.masterKey.encryption);
     await repository.putObject(packName(id), bytes, id);
     written.push({ id, size: bytes.length, blobs });
-    builder = new PackBuilder();
+    builder = new PackBuilder(builder.recycle());
   };
   for (const pack of repack) {
     const bytes = await storage.get(packName(pack.id));

@@ -68,7 +68,7 @@ export class Repository {
 
   /** Compresses and seals blobs for writers; started on first use. */
   get encoder(): BlobEncoder {
-    this.#encoder ??= createBlobEncoder(this.#key.encryption, this.#encoderThreads);
+    this.#encoder ??= createBlobEncoder(this.#key, this.#encoderThreads);
     return this.#encoder;
   }
 

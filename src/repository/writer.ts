@@ -3,8 +3,8 @@
 // manifest is written last. While it runs it writes checkpoint manifests; a writer that is
 // killed leaves packs and at most a checkpoint, and the next writer for the same policy and shard
 // resumes from that checkpoint instead of reading the source again.
+import type { EncodedBlob } from './blob-encoder.ts';
 import { Budget } from './budget.ts';
-import { blobId } from './crypto.ts';
 import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
 import { TREE_ITEMS, type AccountTree, type ItemEntry, type ItemInput, type SnapshotManifest, type SnapshotStats } from './model.ts';
 import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType } from './pack.ts';
@@ -51,7 +51,9 @@ export class SnapshotWriter {
   readonly #uploads = new Set<Promise<void>>();
   /** Packs uploaded whose index has not been written yet. */
   #unindexed: PackEntry[] = [];
-  #pack = new PackBuilder();
+  #pack: PackBuilder;
+  /** Memory of packs whose upload is done, for the next packs (a pack is built in one buffer). */
+  readonly #spareBuffers: Buffer[] = [];
   #parentId: string | undefined;
   #checkpointName: string | undefined;
   #resumedFrom: string[] = [];
@@ -71,6 +73,12 @@ export class SnapshotWriter {
     this.#lastCheckpoint = repository.clock().getTime();
     this.#encodeBudget = new Budget(options.encodeBudgetBytes ?? 64 * 1024 * 1024);
     this.#streamBudget = new Budget(options.streamsAtOnce ?? 4);
+    this.#pack = this.#newPack();
+  }
+
+  #newPack(): PackBuilder {
+    // Room for a full pack and its header, so that a pack is rarely grown.
+    return new PackBuilder(this.#spareBuffers.pop() ?? Buffer.allocUnsafeSlow((this.#options.packTargetBytes ?? PACK_TARGET_BYTES) + 1024 * 1024));
   }
 
   static async start(repository: Repository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
@@ -180,37 +188,57 @@ export class SnapshotWriter {
   }
 
   async #storeBlob(type: BlobType, plaintext: Buffer): Promise<string> {
-    const key = this.#repository.masterKey;
-    const id = blobId(key, plaintext);
-    if (this.#repository.index.has(id) || this.#pending.has(id)) return id;
-    this.#pending.add(id);
+    // Naming happens in the encoder (on a worker thread); `keep` decides there, as soon as the
+    // name is known, whether the blob is new, and reserves it so that a concurrent copy is not
+    // stored twice.
+    let reserved: string | undefined;
+    const keep = (id: string): boolean => {
+      if (this.#repository.index.has(id) || this.#pending.has(id)) return false;
+      this.#pending.add(id);
+      reserved = id;
+      return true;
+    };
     await this.#encodeBudget.take(plaintext.length);
-    let sealed: Buffer;
+    let blob: EncodedBlob;
     try {
-      sealed = await this.#repository.encoder.encode(plaintext);
+      blob = await this.#repository.encoder.encode(plaintext, keep);
+    } catch (error) {
+      if (reserved !== undefined) {
+        // Other items may already refer to this blob as pending: the snapshot must not commit.
+        this.#pending.delete(reserved);
+        this.#failed ??= error;
+      }
+      throw error;
     } finally {
       this.#encodeBudget.give(plaintext.length);
     }
-    this.#pack.add(id, type, sealed);
+    if (blob.sealed === undefined) return blob.id;
+    try {
+      this.#pack.add(blob.id, type, blob.sealed);
+    } finally {
+      blob.done();
+    }
     this.stats.bytesAdded += plaintext.length;
     this.stats.blobsAdded += 1;
     if (this.#pack.size >= (this.#options.packTargetBytes ?? PACK_TARGET_BYTES)) await this.#flushPack();
-    return id;
+    return blob.id;
   }
 
   /** Finishes the current pack and uploads it, with at most `uploads` uploads in flight. */
   async #flushPack(): Promise<void> {
     if (this.#pack.count === 0) return;
     const builder = this.#pack;
-    this.#pack = new PackBuilder();
+    this.#pack = this.#newPack();
     const { id, bytes, blobs } = builder.finish(this.#repository.masterKey.encryption);
-    while (this.#uploads.size >= (this.#options.uploads ?? 2)) await Promise.race(this.#uploads);
+    const uploads = this.#options.uploads ?? 2;
+    while (this.#uploads.size >= uploads) await Promise.race(this.#uploads);
     const upload = this.#repository.putObject(packName(id), bytes, id).then(
       () => {
         const entry = { id, size: bytes.length, blobs };
         this.#unindexed.push(entry);
         this.#repository.index.addPack(entry);
         for (const blob of blobs) this.#pending.delete(blob.id);
+        if (this.#spareBuffers.length < uploads) this.#spareBuffers.push(builder.recycle());
       },
       (error: unknown) => {
         this.#failed ??= error;
