@@ -9,6 +9,8 @@ export interface ItemMetadata {
 export interface ItemEntry {
   id: string;
   version: string;
+  /** The source container (folder, drive, calendar, channel) the item is in; `path` is its path. */
+  container?: string;
   path: string;
   name: string;
   sender?: string;

@@ -38,15 +38,28 @@ interface AccountState {
   deltaToken?: string;
 }
 
+/** An account's items and cursor as an earlier snapshot or checkpoint holds them. */
+export interface StoredAccount {
+  entries: ItemEntry[];
+  deltaToken?: string;
+}
+
 const accountKey = (account: string, service: string) => `${account}\u0000${service}`;
-const itemKey = (account: string, service: string, id: string) => `${account}\u0000${service}\u0000${id}`;
 
 export class SnapshotWriter {
   readonly #repository: Repository;
   readonly #options: SnapshotWriterOptions;
   readonly #accounts = new Map<string, AccountState>();
-  /** Entries that may be reused without reading content: from the parent and the resumed checkpoint. */
-  readonly #reusable = new Map<string, ItemEntry>();
+  /**
+   * Per account, entries that may be reused without reading content: the parent's, overlaid by the
+   * resumed checkpoint's. Read when the account is first touched and dropped when it is finished,
+   * so memory follows the largest account, not the tenant.
+   */
+  readonly #reusable = new Map<string, Promise<Map<string, ItemEntry>>>();
+  #parent: SnapshotManifest | undefined;
+  #resumed: SnapshotManifest | undefined;
+  /** Accounts whose trees are written already (finishAccount). */
+  readonly #finished = new Map<string, AccountTree>();
   readonly #pending = new Set<string>();
   readonly #uploads = new Set<Promise<void>>();
   /** Packs uploaded whose index has not been written yet. */
@@ -102,35 +115,84 @@ export class SnapshotWriter {
     const repository = this.#repository;
     const { policy, shard, parent } = this.#options;
     const sameSource = (s: SnapshotManifest) => s.policy === policy && s.shard === shard;
-    const sources: SnapshotManifest[] = [];
     if (parent) {
-      const parentSnapshot = parent === 'latest' ? (await repository.snapshots()).filter(sameSource).at(-1) : await repository.snapshot(parent);
-      if (parentSnapshot) {
-        this.#parentId = parentSnapshot.id;
-        sources.push(parentSnapshot);
-      }
+      this.#parent = parent === 'latest' ? (await repository.snapshots()).filter(sameSource).at(-1) : await repository.snapshot(parent);
+      this.#parentId = this.#parent?.id;
     }
     if (this.#options.resume ?? true) {
       const checkpoints = (await repository.snapshots('checkpoints')).filter(sameSource);
-      const newest = checkpoints.at(-1);
-      if (newest) {
-        sources.push(newest);
-        this.#resumedFrom = checkpoints.map((c) => c.id);
-      }
+      this.#resumed = checkpoints.at(-1);
+      if (this.#resumed) this.#resumedFrom = checkpoints.map((c) => c.id);
     }
-    // Sources in order (a checkpoint's entries replace the parent's); within one source the trees
-    // are read concurrently, since each is a separate range read and a tenant has hundreds.
-    for (const source of sources) {
-      const trees = source.accounts.flatMap((tree) => tree.trees.map((id) => ({ tree, id })));
-      let next = 0;
-      const readNext = async (): Promise<void> => {
-        while (next < trees.length) {
-          const { tree, id } = trees[next++]!;
-          for (const entry of await repository.readTree(id)) this.#reusable.set(itemKey(tree.account, tree.service, entry.id), entry);
-        }
-      };
-      await Promise.all(Array.from({ length: 16 }, readNext));
+  }
+
+  /** The entries of one account in a manifest, its trees read concurrently (each is a range read). */
+  async #readAccount(manifest: SnapshotManifest | undefined, account: string, service: string): Promise<StoredAccount | undefined> {
+    const tree = manifest?.accounts.find((t) => t.account === account && t.service === service);
+    if (!tree) return undefined;
+    const parts = await Promise.all(tree.trees.map((id) => this.#repository.readTree(id)));
+    return { entries: parts.flat(), ...(tree.deltaToken === undefined ? {} : { deltaToken: tree.deltaToken }) };
+  }
+
+  #reusableFor(account: string, service: string): Promise<Map<string, ItemEntry>> {
+    const key = accountKey(account, service);
+    let loaded = this.#reusable.get(key);
+    if (!loaded) {
+      loaded = (async () => {
+        const [fromParent, fromCheckpoint] = await Promise.all([this.#readAccount(this.#parent, account, service), this.#readAccount(this.#resumed, account, service)]);
+        const map = new Map<string, ItemEntry>();
+        for (const entry of fromParent?.entries ?? []) map.set(entry.id, entry);
+        for (const entry of fromCheckpoint?.entries ?? []) map.set(entry.id, entry);
+        return map;
+      })();
+      this.#reusable.set(key, loaded);
     }
+    return loaded;
+  }
+
+  /** The account as the parent snapshot has it: the starting point of an incremental backup, and its cursor. */
+  previousAccount(account: string, service: string): Promise<StoredAccount | undefined> {
+    return this.#readAccount(this.#parent, account, service);
+  }
+
+  /**
+   * The account as the resumed checkpoint has it, when an earlier attempt of this run finished it
+   * (its cursor is set): it can be taken whole without asking the source.
+   */
+  async resumedAccount(account: string, service: string): Promise<(StoredAccount & { deltaToken: string }) | undefined> {
+    const stored = await this.#readAccount(this.#resumed, account, service);
+    return stored?.deltaToken === undefined ? undefined : (stored as StoredAccount & { deltaToken: string });
+  }
+
+  /**
+   * Starts an account from `entries` (the parent's, for an incremental backup: items the source
+   * reports no change for stay as they were). Returns the account's live entries by id, which
+   * addItem and removeItem change; callers only read it.
+   */
+  openAccount(account: string, service: string, entries: Iterable<ItemEntry>): ReadonlyMap<string, ItemEntry> {
+    this.#throwIfFailed();
+    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
+    const state = this.#account(account, service);
+    for (const entry of entries) if (!state.entries.has(entry.id)) state.entries.set(entry.id, entry);
+    return state.entries;
+  }
+
+  /** Removes an item from this snapshot (it is gone from the source; older snapshots keep it). */
+  removeItem(account: string, service: string, id: string): ItemEntry | undefined {
+    const state = this.#account(account, service);
+    const entry = state.entries.get(id);
+    state.entries.delete(id);
+    return entry;
+  }
+
+  /** Writes the account's trees now and frees its entries: nothing more can be added to it. */
+  async finishAccount(account: string, service: string): Promise<void> {
+    const key = accountKey(account, service);
+    const state = this.#accounts.get(key);
+    if (!state) return;
+    this.#accounts.delete(key);
+    this.#finished.set(key, await this.#writeAccountTrees(state));
+    this.#reusable.delete(key);
   }
 
   #account(account: string, service: string): AccountState {
@@ -147,8 +209,9 @@ export class SnapshotWriter {
   async addItem(item: ItemInput): Promise<'added' | 'unchanged'> {
     this.#throwIfFailed();
     const { account, service, content, ...fields } = item;
+    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
     const state = this.#account(account, service);
-    const previous = this.#reusable.get(itemKey(account, service, item.id));
+    const previous = (await this.#reusableFor(account, service)).get(item.id);
     let outcome: 'added' | 'unchanged';
     let entry: ItemEntry;
     if (previous && previous.version === item.version) {
@@ -174,7 +237,6 @@ export class SnapshotWriter {
       entry = { ...fields, size: item.size ?? bytes, content: blobs };
       outcome = 'added';
     }
-    if (!state.entries.has(item.id)) this.stats.items += 1;
     state.entries.set(item.id, entry);
     if (outcome === 'added') this.stats.itemsAdded += 1;
     else this.stats.itemsUnchanged += 1;
@@ -263,24 +325,26 @@ export class SnapshotWriter {
     this.#repository.index.files.set(name, packs.map((p) => p.id));
   }
 
-  /** Writes the trees of every account and returns their manifest entries. */
-  async #writeTrees(): Promise<AccountTree[]> {
-    const result: AccountTree[] = [];
-    for (const state of this.#accounts.values()) {
-      const entries = [...state.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const trees: string[] = [];
-      for (let i = 0; i < entries.length; i += TREE_ITEMS) {
-        trees.push(await this.#storeBlob('tree', Buffer.from(JSON.stringify({ items: entries.slice(i, i + TREE_ITEMS) }))));
-      }
-      result.push({
-        account: state.account,
-        service: state.service,
-        trees,
-        items: entries.length,
-        bytes: entries.reduce((n, e) => n + e.size, 0),
-        ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }),
-      });
+  async #writeAccountTrees(state: AccountState): Promise<AccountTree> {
+    const entries = [...state.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const trees: string[] = [];
+    for (let i = 0; i < entries.length; i += TREE_ITEMS) {
+      trees.push(await this.#storeBlob('tree', Buffer.from(JSON.stringify({ items: entries.slice(i, i + TREE_ITEMS) }))));
     }
+    return {
+      account: state.account,
+      service: state.service,
+      trees,
+      items: entries.length,
+      bytes: entries.reduce((n, e) => n + e.size, 0),
+      ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }),
+    };
+  }
+
+  /** Writes the trees of every open account and returns the manifest entries of all accounts. */
+  async #writeTrees(): Promise<AccountTree[]> {
+    const result = [...this.#finished.values()];
+    for (const state of this.#accounts.values()) result.push(await this.#writeAccountTrees(state));
     return result.sort((a, b) => accountKey(a.account, a.service).localeCompare(accountKey(b.account, b.service)));
   }
 
@@ -300,7 +364,7 @@ export class SnapshotWriter {
       checkpoint: kind === 'checkpoints',
       ...(this.#parentId ? { parent: this.#parentId } : {}),
       accounts,
-      stats: { ...this.stats },
+      stats: { ...this.stats, items: accounts.reduce((n, a) => n + a.items, 0) },
     };
     await this.#repository.putSealed(`${kind}/${id}`, Buffer.from(JSON.stringify(manifest)));
     return manifest;

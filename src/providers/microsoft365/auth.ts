@@ -81,11 +81,14 @@ export class MicrosoftAuth {
     this.client = new ConfidentialClientApplication({ auth });
   }
 
-  /** A Graph access token, from msal's cache while it is valid. */
-  async token(): Promise<AccessToken> {
+  /**
+   * A Graph access token, from msal's cache while it is valid; `fresh` asks Entra ID for a new one
+   * (after Graph refused the cached one: credentials revoked, consent withdrawn).
+   */
+  async token(fresh = false): Promise<AccessToken> {
     let result;
     try {
-      result = await this.client.acquireTokenByClientCredential({ scopes: [this.scope] });
+      result = await this.client.acquireTokenByClientCredential({ scopes: [this.scope], ...(fresh ? { skipCache: true } : {}) });
     } catch (err) {
       throw classifyAuthError(err, this.options);
     }

@@ -131,9 +131,9 @@ export class GraphGovernor implements Middleware {
   }
 }
 
-/** A Graph client for the worker: msal tokens, our governor, Node's fetch. */
-export function createGraphClient(auth: MicrosoftAuth, governor: GraphGovernor): Client {
-  const authentication = new AuthenticationHandler({ getAccessToken: async () => (await auth.token()).token });
+/** A Graph client for the worker: msal tokens (or `accessToken`), our governor, Node's fetch. */
+export function createGraphClient(auth: MicrosoftAuth, governor: GraphGovernor, accessToken: () => Promise<string> = async () => (await auth.token()).token): Client {
+  const authentication = new AuthenticationHandler({ getAccessToken: accessToken });
   const transport = new HTTPMessageHandler();
   authentication.setNext(governor);
   governor.setNext(transport);
