@@ -85,13 +85,22 @@ export interface ServiceRun {
   cursor(): string;
 }
 
+/** What a service may ask about the previous snapshot while it lists changes. */
+export interface ChangeContext {
+  /**
+   * The version the previous snapshot holds for an item id, if any: a service uses it to skip
+   * extra calls (permissions, replies) for items that did not change.
+   */
+  previousVersion(id: string): string | undefined;
+}
+
 export interface BackupService {
   /** The name in BackupPolicy.spec.services: mail, calendar, onedrive, gmail... */
   readonly name: string;
   /** The kinds of account the service backs up. */
   readonly accountKinds: readonly AccountKind[];
   /** Changes since `cursor` (a previous run's ServiceRun.cursor()), or everything when undefined. */
-  changes(account: Account, cursor: string | undefined): ServiceRun;
+  changes(account: Account, cursor: string | undefined, context: ChangeContext): ServiceRun;
 }
 
 /** Requests a provider made, for the run's statistics and the throttling metric. */

@@ -207,7 +207,7 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
     }
   };
 
-  const run = service.changes(account, previous?.deltaToken);
+  const run = service.changes(account, previous?.deltaToken, { previousVersion: (id) => entries.get(id)?.version });
   try {
     for await (const change of run.changes) {
       if (fatal || options.signal?.aborted) break;
