@@ -3,6 +3,8 @@
 // (run inside the Jobs the controller creates), and operator commands.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runController } from './controller-command.ts';
+import { EXIT_REPORTED, EXIT_USAGE, workerBackup, type WorkerBackupOptions } from './worker-command.ts';
+import { JobSpecError } from '../worker/job-spec.ts';
 import { repoCommand } from './repo/commands.ts';
 import { isRepositoryError } from '../repository/errors.ts';
 import { UsageError } from './repo/location.ts';
@@ -35,13 +37,24 @@ program
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .action(runController);
 
-program
-  .command('worker')
-  .description('Run one backup, restore, export, prune or check task inside a Job (started by the controller).')
-  .argument('<task>', 'the task to run')
-  .action((task: string) => {
-    console.error(`saasbackup worker: task "${task}" is not available in this version; workers arrive with the repository and provider releases.`);
-    process.exitCode = 2;
+const worker = program.command('worker').description('Run one task inside a Job the controller creates: backup (restore, export, prune and check come later).');
+worker
+  .command('backup')
+  .description('Back up one shard of a BackupRun into the policy repository.')
+  .requiredOption('--connector <file>', 'the Connector, as JSON or YAML (metadata and spec)')
+  .requiredOption('--policy <file>', 'the BackupPolicy, as JSON or YAML (metadata and spec)')
+  .requiredOption('--run <name>', 'name of the BackupRun')
+  .option('--shard-index <n>', 'this shard (default $JOB_COMPLETION_INDEX, else 0)')
+  .option('--shard-count <n>', 'shards of the run (default $SAASBACKUP_SHARD_COUNT, else 1)')
+  .option('--secrets-dir <dir>', 'mounted Secrets: connector/, storage/ and repository-key/, one file per key', '/var/run/secrets/saasbackup')
+  .option('--accounts <list>', 'only these accounts (addresses or ids, comma-separated): a BackupRun spec.accounts')
+  .option('--exclusions <file>', "the policy's excluded object versions, JSON {objects: [{account, objectId, version}]}")
+  .option('--progress-file <file>', 'where to write progress (JSON) while the run goes on')
+  .option('--result-file <file>', 'where to write the result (JSON); default the termination log when there is one')
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .action(async (options: WorkerBackupOptions) => {
+    const result = await workerBackup(options);
+    process.exitCode = result.outcome === 'Successful' ? 0 : EXIT_REPORTED;
   });
 
 program
@@ -67,7 +80,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   // Known problems get their message only; anything else also its stack, to report a bug.
-  if (isRepositoryError(error) || error instanceof UsageError) console.error(`saasbackup: ${error.message}`);
+  if (isRepositoryError(error) || error instanceof UsageError || error instanceof JobSpecError) console.error(`saasbackup: ${error.message}`);
   else console.error(error);
-  process.exitCode = 1;
+  process.exitCode = error instanceof JobSpecError || error instanceof UsageError ? EXIT_USAGE : 1;
 }

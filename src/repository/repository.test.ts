@@ -132,6 +132,58 @@ describe('repository', () => {
     expect(storage.names('checkpoints/')).toHaveLength(0);
   });
 
+  it('carries an account from its parent, removes what the source deleted, and finishes accounts early', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const first = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
+    for (let i = 0; i < 4; i++) await first.addItem({ ...mail('a@contoso.com', `m${i}`, `body ${i}`), container: i < 2 ? 'inbox' : 'archive' });
+    first.setDeltaToken('a@contoso.com', 'mail', 'token-1');
+    await first.finishAccount('a@contoso.com', 'mail');
+    await expect(first.addItem(mail('a@contoso.com', 'late', 'x'))).rejects.toThrow(/already finished/);
+    await first.addItem(mail('b@contoso.com', 'm0', 'bob'));
+    const parent = await first.commit();
+    expect(parent.stats.items).toBe(5);
+
+    const second = await repository.snapshotWriter({ policy: 'p', run: 'r2', shard: 0, parent: 'latest' });
+    const previous = await second.previousAccount('a@contoso.com', 'mail');
+    expect(previous?.deltaToken).toBe('token-1');
+    expect(previous?.entries.map((e) => e.id).sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
+    const live = second.openAccount('a@contoso.com', 'mail', previous!.entries);
+    expect(second.removeItem('a@contoso.com', 'mail', 'm1')?.container).toBe('inbox');
+    let downloads = 0;
+    const moved = { ...mail('a@contoso.com', 'm2', 'body 2'), container: 'inbox' };
+    expect(await second.addItem({ ...moved, content: async () => (downloads++, moved.content()) })).toBe('unchanged');
+    expect(live.get('m2')?.container).toBe('inbox');
+    second.setDeltaToken('a@contoso.com', 'mail', 'token-2');
+    await second.finishAccount('a@contoso.com', 'mail');
+    const snapshot = await second.commit();
+    expect(downloads).toBe(0);
+    // b@ was not touched: it is not in this snapshot (the worker carries what it did not reach).
+    expect(snapshot.accounts.map((a) => [a.account, a.items, a.deltaToken])).toEqual([['a@contoso.com', 3, 'token-2']]);
+    const items = await allItems(repository, snapshot.id);
+    expect(items.map((i) => `${i.id}:${i.container}`)).toEqual(['m0:inbox', 'm2:inbox', 'm3:archive']);
+    expect((await repository.readContent(items[1]!)).toString()).toBe('body 2');
+  });
+
+  it('hands a resumed run the accounts its killed attempt had finished, with their cursors', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const dying = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
+    await dying.addItem(mail('a@contoso.com', 'm0', 'done'));
+    dying.setDeltaToken('a@contoso.com', 'mail', 'token-a');
+    await dying.finishAccount('a@contoso.com', 'mail');
+    await dying.addItem(mail('b@contoso.com', 'm0', 'half'));
+    await dying.checkpoint();
+
+    const retry = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
+    const finished = await retry.resumedAccount('a@contoso.com', 'mail');
+    expect(finished).toMatchObject({ deltaToken: 'token-a', entries: [expect.objectContaining({ id: 'm0' })] });
+    // An account without a cursor in the checkpoint was not finished: it is listed again (content reused).
+    expect(await retry.resumedAccount('b@contoso.com', 'mail')).toBeUndefined();
+    expect(await retry.addItem(mail('b@contoso.com', 'm0', 'half'))).toBe('unchanged');
+    await retry.abort();
+  });
+
   it('detects a damaged blob instead of returning garbage', async () => {
     const storage = new MemoryStorage();
     const repository = await Repository.init(storage, { key: KEY });
