@@ -5,6 +5,7 @@ import { DEFAULT_FILE_COUNT, DEFAULT_FILES_MIB } from './corpus/files.ts';
 import { DEFAULT_MAIL_ITEMS } from './corpus/mail.ts';
 import { CORPORA, runIngest, TOOLS } from './ingest.ts';
 import type { CorpusName, Tool } from './ingest.ts';
+import { runBackupBench, SCENARIOS, type BackupBenchOptions, type Scenario } from './backup.ts';
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/ingest.json', import.meta.url));
 
@@ -83,6 +84,24 @@ program
       timeoutMinutes: opts.timeoutMinutes,
       quietWaitSeconds: Number.isFinite(opts.quietWait) && opts.quietWait > 0 ? opts.quietWait : 0,
     });
+  });
+
+program
+  .command('backup')
+  .description('the worker against the Microsoft 365 emulator, repository on MinIO: unthrottled throughput, quota use under throttling, a run with nothing changed')
+  .option('--unthrottled-mailboxes <n>', 'unthrottled: mailboxes', positiveInt, 10)
+  .option('--unthrottled-items <n>', 'unthrottled: messages per mailbox (~30 KiB each)', positiveInt, 3000)
+  .option('--throttled-mailboxes <n>', 'throttled: mailboxes', positiveInt, 50)
+  .option('--throttled-items <n>', 'throttled: messages per mailbox', positiveInt, 1500)
+  .option('--window-seconds <s>', "throttled: Microsoft's 10-minute window shortened to this, at the same rate", positiveInt, 30)
+  .option('--unchanged-mailboxes <n>', 'noChange: mailboxes', positiveInt, 20)
+  .option('--unchanged-items <n>', 'noChange: messages per mailbox', positiveInt, 5000)
+  .option('--scenarios <list>', `scenarios to run (${SCENARIOS.join(',')})`, listOf(SCENARIOS), [...SCENARIOS])
+  .option('--keep', 'keep the work directory afterwards', false)
+  .option('--out <file>', 'results file', fileURLToPath(new URL('./results/backup.json', import.meta.url)))
+  .action(async (opts: Omit<BackupBenchOptions, 'scenarios' | 'noChangeMailboxes' | 'noChangeItems'> & { scenarios: Scenario[]; unchangedMailboxes: number; unchangedItems: number }) => {
+    const { unchangedMailboxes, unchangedItems, ...rest } = opts;
+    process.exitCode = await runBackupBench({ ...rest, noChangeMailboxes: unchangedMailboxes, noChangeItems: unchangedItems });
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -120,14 +120,12 @@ export async function workerBackup(options: WorkerBackupOptions, env: NodeJS.Pro
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGTERM', onSignal);
-  let lastProgress = 0;
+  // Called once per finished account.
   const onProgress = (progress: RunProgress): void => {
-    const now = Date.now();
-    if (now - lastProgress < 5_000 && progress.accountsDone < progress.accountsTotal) return;
-    lastProgress = now;
-    if (options.progressFile) writeAtomically(options.progressFile, JSON.stringify({ ...progress, time: new Date(now).toISOString() }));
+    if (options.progressFile) writeAtomically(options.progressFile, JSON.stringify({ ...progress, time: new Date().toISOString() }));
     log.info(progress, 'progress');
   };
+  const checkpointSeconds = Number(env.SAASBACKUP_CHECKPOINT_SECONDS ?? 60);
   try {
     const run = policy.spec.run;
     const result = await runBackup({
@@ -148,6 +146,7 @@ export async function workerBackup(options: WorkerBackupOptions, env: NodeJS.Pro
       exclusions: exclusions.map((e) => ({ ...(e.account ? { account: e.account } : {}), objectId: e.objectId, version: e.version })),
       signal: abort.signal,
       onProgress,
+      ...(Number.isFinite(checkpointSeconds) && checkpointSeconds >= 0 ? { checkpointAfterAccountMs: checkpointSeconds * 1000 } : {}),
     });
     const text = JSON.stringify(result);
     const resultFile = options.resultFile ?? (existsSync('/dev/termination-log') ? '/dev/termination-log' : undefined);

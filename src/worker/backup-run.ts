@@ -52,6 +52,11 @@ export interface BackupRunInput {
   onProgress?: (progress: RunProgress) => void;
   checkpointEveryMs?: number;
   checkpointEveryBytes?: number;
+  /**
+   * After an account is finished, write a checkpoint if the last one is older than this (default
+   * 60 s): a killed worker's next attempt then takes finished accounts whole.
+   */
+  checkpointAfterAccountMs?: number;
   itemConcurrency?: number;
 }
 
@@ -162,6 +167,7 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
   let excludedObjects = 0;
   const exclusions: BackupRunResult['exclusions'] = { excluded: [], ignored: [] };
   const reached = new Set<string>();
+  let lastCheckpoint = clock().getTime();
 
   const backupAccount = async (account: Account, accountServices: BackupService[]): Promise<void> => {
     reached.add(account.id);
@@ -231,6 +237,10 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
     excludedObjects += objects.filter((o) => o.status === 'Excluded').length;
     summaries.push({ id: account.id, address: account.address, kind: account.kind, status });
     progress.accountsDone++;
+    if (clock().getTime() - lastCheckpoint >= (input.checkpointAfterAccountMs ?? 60_000) && !signal.aborted) {
+      lastCheckpoint = clock().getTime();
+      await writer.checkpoint();
+    }
     report();
   };
 

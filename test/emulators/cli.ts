@@ -25,7 +25,12 @@ program
   .option('--events <n>', 'events per mailbox', count, 10)
   .option('--contacts <n>', 'contacts per mailbox', count, 10)
   .option('--files <n>', 'files per OneDrive', count, 20)
+  .option('--unlicensed-users <n>', 'users without a license (no mailbox, no drive)', count, 1)
+  .option('--mail-folders <n>', 'user-created mail folders per mailbox', count, 3)
+  .option('--site-files <n>', 'files per site document library', count, 10)
+  .option('--channel-messages <n>', 'top-level messages per channel', count, 5)
   .option('--mail-median-bytes <n>', 'median message size', count)
+  .option('--size-sigma <x>', 'spread of sizes (sigma of the log-normal; 0 for equal sizes)', Number)
   .option('--throttle <preset>', "'microsoft' for Microsoft's limits, 'off'", 'off')
   .option('--latency-ms <n>', 'latency added to every request', count, 0)
   .option('--port <n>', 'port (0: a free one)', count, 0)
@@ -38,8 +43,20 @@ program
         groups: o['groups'] as number,
         sites: o['sites'] as number,
         teams: o['teams'] as number,
-        items: { mail: o['mail'] as number, events: o['events'] as number, contacts: o['contacts'] as number, files: o['files'] as number },
-        ...(o['mailMedianBytes'] ? { sizes: { mailMedianBytes: o['mailMedianBytes'] as number } } : {}),
+        unlicensedUsers: o['unlicensedUsers'] as number,
+        mailFolders: o['mailFolders'] as number,
+        items: {
+          mail: o['mail'] as number,
+          events: o['events'] as number,
+          contacts: o['contacts'] as number,
+          files: o['files'] as number,
+          siteFiles: o['siteFiles'] as number,
+          channelMessages: o['channelMessages'] as number,
+        },
+        sizes: {
+          ...(o['mailMedianBytes'] ? { mailMedianBytes: o['mailMedianBytes'] as number } : {}),
+          ...(o['sizeSigma'] !== undefined ? { sigma: o['sizeSigma'] as number } : {}),
+        },
       },
       ...(o['throttle'] === 'microsoft' ? { throttle: 'microsoft' as const } : {}),
       latencyMs: o['latencyMs'] as number,
