@@ -10,6 +10,11 @@ function count(value: string): number {
   return n;
 }
 
+function preset(value: string): string {
+  if (value !== 'microsoft' && value !== 'off') throw new InvalidArgumentError("expected 'microsoft' or 'off'");
+  return value;
+}
+
 const program = new Command('emulator').description('Emulators of the SaaS APIs saasbackup backs up');
 
 program
@@ -31,7 +36,7 @@ program
   .option('--channel-messages <n>', 'top-level messages per channel', count, 5)
   .option('--mail-median-bytes <n>', 'median message size', count)
   .option('--size-sigma <x>', 'spread of sizes (sigma of the log-normal; 0 for equal sizes)', Number)
-  .option('--throttle <preset>', "'microsoft' for Microsoft's limits, 'off'", 'off')
+  .option('--throttle <preset>', "'microsoft' for Microsoft's limits, 'off'", preset, 'off')
   .option('--latency-ms <n>', 'latency added to every request', count, 0)
   .option('--port <n>', 'port (0: a free one)', count, 0)
   .action(async (o: Record<string, unknown>) => {

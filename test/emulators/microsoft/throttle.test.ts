@@ -45,12 +45,13 @@ describe('Throttle', () => {
     const t = new Throttle({ ...NO_LIMITS, mailboxConcurrency: 4 });
     const releases = [1, 2, 3, 4].map(() => t.admit('app', 'mbx', undefined));
     const err = refusal(() => t.admit('app', 'mbx', undefined));
-    expect(err.code).toBe('MailboxConcurrency');
+    expect(err.code).toBe('ApplicationThrottled');
+    expect(err.message).toBe('Application is over its MailboxConcurrency limit.');
     expect(err.headers['Retry-After']).toBeDefined();
     releases[0]?.();
     releases[0]?.(); // releasing twice frees one slot only
     t.admit('app', 'mbx', undefined);
-    expect(refusal(() => t.admit('app', 'mbx', undefined)).code).toBe('MailboxConcurrency');
+    expect(refusal(() => t.admit('app', 'mbx', undefined)).message).toMatch(/MailboxConcurrency/);
   });
 
   it('spends the tenant resource-unit budget', () => {

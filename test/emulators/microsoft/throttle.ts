@@ -1,8 +1,9 @@
 // Throttling as Microsoft documents it for Outlook resources (per app and mailbox: 10,000 requests
 // in a 10-minute window and 4 concurrent requests) and for OneDrive/SharePoint (a per-tenant budget
 // of resource units per window). A refused request gets 429 with `Retry-After` in seconds and the
-// error code Graph uses: ApplicationThrottled for the request rate, MailboxConcurrency for the
-// concurrency limit. Everything is configurable and off by default.
+// error Graph sends: code ApplicationThrottled for both the request rate and the concurrency limit
+// (the message names the limit: "Application is over its MailboxConcurrency limit."). Everything
+// is configurable and off by default.
 import { GraphError } from './http/types.ts';
 
 export interface ThrottleOptions {
@@ -109,7 +110,7 @@ export class Throttle {
         const n = this.inFlight.get(key) ?? 0;
         if (n >= o.mailboxConcurrency) {
           this.stats.rejectedConcurrency++;
-          throw new GraphError(429, 'MailboxConcurrency', 'Application is over its MailboxConcurrency limit.', { 'Retry-After': '1' });
+          throw new GraphError(429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', { 'Retry-After': '1' });
         }
       }
       if (o.mailboxRequests > 0) {

@@ -57,7 +57,9 @@ function certificate(spec: CertificateSpec): string {
 }
 
 /** A fresh CA and a server certificate for 127.0.0.1 / localhost signed by it. */
-export function createCertificateAuthority(name = 'saasbackup emulator CA'): CertificateAuthority {
+export function createCertificateAuthority(baseName = 'saasbackup emulator CA'): CertificateAuthority {
+  // Unique per CA: a process that trusts two emulators' CAs must find each server's issuer by name.
+  const name = `${baseName} ${randomBytes(4).toString('hex')}`;
   const ca = rsaKeyPair();
   const caPem = certificate({
     subject: name,

@@ -43,28 +43,40 @@ export function registerBatch(router: Router, pipeline: () => Pipeline): void {
     if (parts.length > MAX_BATCH_REQUESTS) {
       throw new GraphError(400, 'BadRequest', `Number of batch request steps exceeds the maximum of ${MAX_BATCH_REQUESTS}.`);
     }
-    const ids = new Set<string>();
+    // Ids are not case-sensitive (Graph's JSON batching docs): `A` and `a` are the same request.
+    const byId = new Map<string, BatchPart>();
     for (const part of parts) {
       if (typeof part.id !== 'string' || !part.id || typeof part.method !== 'string' || typeof part.url !== 'string') {
         throw new GraphError(400, 'BadRequest', 'Each batch request needs an id, a method and a url.');
       }
-      if (ids.has(part.id)) throw new GraphError(400, 'BadRequest', `Batch request id '${part.id}' is used more than once.`);
-      ids.add(part.id);
+      if (byId.has(part.id.toLowerCase())) throw new GraphError(400, 'BadRequest', `Batch request id '${part.id}' is used more than once.`);
+      byId.set(part.id.toLowerCase(), part);
     }
     for (const part of parts) {
       for (const dep of part.dependsOn ?? []) {
-        if (!ids.has(dep)) throw new GraphError(400, 'BadRequest', `Request '${part.id}' depends on '${dep}', which is not in the batch.`);
+        if (!byId.has(String(dep).toLowerCase())) throw new GraphError(400, 'BadRequest', `Request '${part.id}' depends on '${dep}', which is not in the batch.`);
       }
     }
+    // A cycle would never run: refuse it like any other malformed batch.
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (part: BatchPart): void => {
+      const key = part.id.toLowerCase();
+      if (state.get(key) === 'done') return;
+      if (state.get(key) === 'visiting') throw new GraphError(400, 'BadRequest', `Request '${part.id}' depends on itself through dependsOn.`);
+      state.set(key, 'visiting');
+      for (const dep of part.dependsOn ?? []) visit(byId.get(String(dep).toLowerCase()) as BatchPart);
+      state.set(key, 'done');
+    };
+    parts.forEach(visit);
     const results = new Map<string, Promise<BatchPartResponse>>();
     const run = (part: BatchPart): Promise<BatchPartResponse> => {
       let promise = results.get(part.id);
       if (promise) return promise;
       promise = (async () => {
-        const deps = await Promise.all((part.dependsOn ?? []).map((d) => run(parts.find((p) => p.id === d) as BatchPart)));
+        const deps = await Promise.all((part.dependsOn ?? []).map((d) => run(byId.get(String(d).toLowerCase()) as BatchPart)));
         if (deps.some((d) => d.status >= 400)) {
           const failed = errorResponse(req, 424, 'FailedDependency', 'A request this request depends on failed.');
-          return { id: part.id, status: 424, headers: {}, body: failed.body };
+          return { id: part.id, status: 424, headers: { 'Content-Type': 'application/json' }, body: failed.body };
         }
         return runPart(pipeline(), req, part);
       })();
