@@ -67,6 +67,11 @@ export class GraphSession {
   /** Set after a 401: the next token comes from Entra ID, not from msal's cache. */
   private refreshToken = false;
   private refreshing: Promise<void> | undefined;
+  /**
+   * The Graph client turns an error of the token callback into a GraphError that keeps only its
+   * name and text; the original (with its catalog reason) is kept here to be thrown instead.
+   */
+  private authFailure: MicrosoftAuthError | undefined;
 
   constructor(auth: MicrosoftAuth, options: GraphSessionOptions = {}) {
     this.auth = auth;
@@ -74,7 +79,12 @@ export class GraphSession {
     this.client = createGraphClient(auth, this.governor, async () => {
       const fresh = this.refreshToken;
       this.refreshToken = false;
-      return (await auth.token(fresh)).token;
+      try {
+        return (await auth.token(fresh)).token;
+      } catch (error) {
+        if (error instanceof MicrosoftAuthError) this.authFailure = error;
+        throw error;
+      }
     });
   }
 
@@ -83,11 +93,13 @@ export class GraphSession {
     try {
       return await request();
     } catch (err) {
+      if (err instanceof GraphError && err.code === 'MicrosoftAuthError' && this.authFailure) throw toSourceError(this.authFailure);
       if (!(err instanceof GraphError) || err.statusCode !== 401) throw toSourceError(err);
       await this.renewToken();
       try {
         return await request();
       } catch (again) {
+        if (again instanceof GraphError && again.code === 'MicrosoftAuthError' && this.authFailure) throw toSourceError(this.authFailure);
         const failure = toSourceError(again);
         if (again instanceof GraphError && again.statusCode === 401) {
           throw new SourceError(failure.issue, { status: 401, fatalReason: /tenant/i.test(failure.issue.message) ? 'TenantNotFound' : 'AuthenticationFailed' });

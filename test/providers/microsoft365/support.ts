@@ -5,6 +5,7 @@ import { MicrosoftAuth } from '../../../src/providers/microsoft365/auth.ts';
 import { GraphSession } from '../../../src/providers/microsoft365/graph.ts';
 import type { GraphSessionOptions } from '../../../src/providers/microsoft365/graph.ts';
 import type { RetryPolicy } from '../../../src/providers/http/retry.ts';
+import type { Account, BackupService, Change, SourceItem } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator, MicrosoftEmulatorOptions } from '../../emulators/microsoft/index.ts';
 import { startEmulator } from '../../emulators/microsoft/testing.ts';
 
@@ -27,4 +28,61 @@ export function sessionFor(emulator: MicrosoftEmulator, options: GraphSessionOpt
 export async function startWithSession(options: MicrosoftEmulatorOptions = {}, session: GraphSessionOptions = {}): Promise<{ emulator: MicrosoftEmulator; session: GraphSession }> {
   const emulator = await startEmulator(options);
   return { emulator, session: sessionFor(emulator, session) };
+}
+
+/** Every change a service gives for an account from `cursor`, and the cursor for the next run. */
+export async function drain(service: BackupService, account: Account, cursor?: string, previousVersions: ReadonlyMap<string, string> = new Map()): Promise<{ changes: Change[]; cursor: string }> {
+  const run = service.changes(account, cursor, { previousVersion: (id) => previousVersions.get(id) });
+  const changes: Change[] = [];
+  for await (const change of run.changes) changes.push(change);
+  return { changes, cursor: run.cursor() };
+}
+
+/** The upserts of a list of changes, by item id (the last one wins, as in the engine). */
+export function upserts(changes: readonly Change[]): Map<string, SourceItem> {
+  const out = new Map<string, SourceItem>();
+  for (const c of changes) if (c.type === 'upsert') out.set(c.item.id, c.item);
+  return out;
+}
+
+/** An item's content as one buffer. */
+export async function contentOf(item: SourceItem): Promise<Buffer> {
+  const content = await item.content();
+  if (Buffer.isBuffer(content)) return content;
+  const parts: Buffer[] = [];
+  for await (const piece of content) parts.push(Buffer.from(piece));
+  return Buffer.concat(parts);
+}
+
+/** What a snapshot holds of an item, for comparing a service's stream with the source. */
+export interface HeldItem {
+  container: string;
+  version: string;
+  path: string;
+  name: string;
+}
+
+/**
+ * Applies changes to a model of the stored items with the engine's rules (backup-account.ts): a
+ * remove touches an item only in the container that reports it, a resync followed by
+ * containerDone drops what the listing did not name, a removed container takes its items along.
+ */
+export function applyChanges(held: Map<string, HeldItem>, changes: readonly Change[]): Map<string, HeldItem> {
+  const resyncing = new Map<string, Set<string>>();
+  for (const c of changes) {
+    if (c.type === 'upsert') {
+      held.set(c.item.id, { container: c.item.container, version: c.item.version, path: c.item.path, name: c.item.name });
+      resyncing.get(c.item.container)?.add(c.item.id);
+    } else if (c.type === 'remove') {
+      if (held.get(c.id)?.container === c.container) held.delete(c.id);
+    } else if (c.type === 'resync') resyncing.set(c.container, new Set());
+    else if (c.type === 'containerDone') {
+      const seen = resyncing.get(c.container);
+      if (seen) for (const [id, h] of [...held]) if (h.container === c.container && !seen.has(id)) held.delete(id);
+      resyncing.delete(c.container);
+    } else if (c.type === 'containerRemoved') {
+      for (const [id, h] of [...held]) if (h.container === c.container) held.delete(id);
+    }
+  }
+  return held;
 }

@@ -2,7 +2,10 @@
 // service adds its module and one line here.
 import type { BackupService } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
+import { mailService } from './mail.ts';
 
 export type ServiceFactory = (session: GraphSession) => BackupService;
 
-export const MICROSOFT_SERVICE_MODULES: Record<string, ServiceFactory> = {};
+export const MICROSOFT_SERVICE_MODULES: Record<string, ServiceFactory> = {
+  mail: mailService,
+};
