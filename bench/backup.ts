@@ -27,6 +27,8 @@ import { startBenchMinio, type BenchStorage } from './tools/minio.ts';
 const EMULATOR_CLI = fileURLToPath(new URL('../test/emulators/cli.ts', import.meta.url));
 const RUNNER = fileURLToPath(new URL('./backup/worker-runner.ts', import.meta.url));
 const KEY = 'bench-password';
+/** Extra node flags for the worker and the emulator, for profiling: BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 
 export interface BackupBenchOptions {
   out: string;
@@ -69,7 +71,7 @@ interface EmulatorStats {
 }
 
 async function startEmulatorProcess(workDir: string, name: string, args: string[]): Promise<Emulator> {
-  const child = spawn(process.execPath, [EMULATOR_CLI, 'microsoft', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, EMULATOR_CLI, 'microsoft', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const first = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.once('line', resolve);
@@ -100,14 +102,19 @@ interface RunnerReport {
   result: { outcome: string; reason: string; message: string; statistics: { total: { added: { count: number; bytes: number }; removed: { count: number }; skipped: { count: number } } }; requests: { requests: number; throttled: number; retries: number } };
   seconds: number;
   peakRssBytes: number;
+  /** Sampled peaks of the worker's main thread heap, external memory and array buffers. */
+  memoryPeaks: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
   cpu: { mainThreadSeconds: number; processSeconds: number };
 }
+
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
+const memory = (r: RunnerReport): string => `peak RSS ${mib(r.peakRssBytes)} (heap ${mib(r.memoryPeaks.heapUsed)}, external ${mib(r.memoryPeaks.external)}, array buffers ${mib(r.memoryPeaks.arrayBuffers)})`;
 
 async function runWorker(storage: BenchStorage, workDir: string, emulator: Emulator, name: string, prefix: string, extra: string[] = []): Promise<RunnerReport & { wallSeconds: number; measuredPeakRssBytes: number | undefined }> {
   let last: string | undefined;
   const measured = await runMeasured({
     command: process.execPath,
-    args: [RUNNER, '--connection', emulator.connectionFile, '--run', name, ...extra],
+    args: [...NODE_FLAGS, RUNNER, '--connection', emulator.connectionFile, '--run', name, ...extra],
     env: {
       ...process.env,
       NODE_EXTRA_CA_CERTS: emulator.connection.caFile,
@@ -173,7 +180,7 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
           peakRssBytes: r.peakRssBytes,
           cpuSeconds: r.cpu.processSeconds,
         };
-        log(`unthrottled: ${t.added.count} items in ${r.seconds.toFixed(1)} s = ${(t.added.count / r.seconds).toFixed(0)} items/s, ${(t.added.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, peak RSS ${(r.peakRssBytes / 1048576).toFixed(0)} MiB`);
+        log(`unthrottled: ${t.added.count} items in ${r.seconds.toFixed(1)} s = ${(t.added.count / r.seconds).toFixed(0)} items/s, ${(t.added.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${memory(r)}; CPU ${r.cpu.processSeconds.toFixed(1)} s (main thread ${r.cpu.mainThreadSeconds.toFixed(1)} s)`);
       } finally {
         await emulator.stop();
       }

@@ -9,7 +9,7 @@ const encryptionKey = Buffer.from(data.encryptionKey);
 const idKey = createSecretKey(Buffer.from(data.idKey));
 const ring = Buffer.from(data.ring);
 
-parentPort!.on('message', async (task: EncoderTask) => {
+async function run(task: EncoderTask): Promise<EncoderReply> {
   const reply: EncoderReply = { seq: task.seq };
   try {
     const slot = task.own ? Buffer.from(task.own) : ring.subarray(task.offset, task.offset + task.length + BLOB_OVERHEAD);
@@ -19,5 +19,23 @@ parentPort!.on('message', async (task: EncoderTask) => {
   } catch (error) {
     reply.error = error instanceof Error ? error.message : String(error);
   }
-  parentPort!.postMessage(reply);
+  return reply;
+}
+
+// Tasks come in batches and replies go back in batches: a message between threads costs far more
+// than naming a small blob, so one message carries everything ready in one turn of the loop.
+let outbox: EncoderReply[] = [];
+const flush = (): void => {
+  const replies = outbox;
+  outbox = [];
+  parentPort!.postMessage(replies);
+};
+
+parentPort!.on('message', (tasks: EncoderTask[]) => {
+  for (const task of tasks) {
+    void run(task).then((reply) => {
+      if (outbox.length === 0) setImmediate(flush);
+      outbox.push(reply);
+    });
+  }
 });

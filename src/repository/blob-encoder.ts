@@ -91,6 +91,7 @@ export function createBlobEncoder(key: MasterKey, threads = defaultEncoderThread
   const ring = new SharedRing(ringBytes);
   const pending = new Map<number, { resolve: (reply: EncoderReply) => void; reject: (error: Error) => void }>();
   const load = new Map<Worker, number>();
+  const outboxes = new Map<Worker, EncoderTask[]>();
   let nextSeq = 0;
   let broken: Error | undefined;
   const workers = Array.from({ length: threads }, () => {
@@ -100,14 +101,17 @@ export function createBlobEncoder(key: MasterKey, threads = defaultEncoderThread
       resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 },
     });
     load.set(worker, 0);
-    worker.on('message', (reply: EncoderReply) => {
-      const left = load.get(worker)! - 1;
+    outboxes.set(worker, []);
+    worker.on('message', (replies: EncoderReply[]) => {
+      const left = load.get(worker)! - replies.length;
       load.set(worker, left);
       if (left === 0) worker.unref();
-      const task = pending.get(reply.seq);
-      pending.delete(reply.seq);
-      if (reply.error !== undefined) task?.reject(new Error(`blob encoder thread: ${reply.error}`));
-      else task?.resolve(reply);
+      for (const reply of replies) {
+        const task = pending.get(reply.seq);
+        pending.delete(reply.seq);
+        if (reply.error !== undefined) task?.reject(new Error(`blob encoder thread: ${reply.error}`));
+        else task?.resolve(reply);
+      }
     });
     worker.on('error', (error) => {
       broken = error;
@@ -132,7 +136,10 @@ export function createBlobEncoder(key: MasterKey, threads = defaultEncoderThread
     return new Promise((resolve, reject) => {
       pending.set(seq, { resolve, reject });
       const task: EncoderTask = { seq, op, seal: sealIt, offset: slot.offset, length, own: slot.own };
-      worker.postMessage(task);
+      // Posted with the other tasks of this turn of the loop: one message instead of many.
+      const box = outboxes.get(worker)!;
+      if (box.length === 0) setImmediate(() => worker.postMessage(box.splice(0)));
+      box.push(task);
     });
   };
 

@@ -63,6 +63,8 @@ export class Identity {
   private readonly ctx: EmulatorContext;
   private readonly signingKey: KeyObject;
   private readonly verifyKey: KeyObject;
+  /** Payloads of tokens whose signature was checked, by token. */
+  private readonly verified = new Map<string, Record<string, unknown>>();
   private readonly keyId = randomUUID();
 
   constructor(ctx: EmulatorContext) {
@@ -264,12 +266,20 @@ export class Identity {
     const header = req.headers['authorization'] ?? '';
     if (!header) throw new GraphError(401, 'InvalidAuthenticationToken', 'Access token is empty.');
     const m = /^Bearer\s+(.+)$/i.exec(header);
-    const jwt = m?.[1] ? parseJwt(m[1]) : undefined;
-    if (!jwt) throw new GraphError(401, 'InvalidAuthenticationToken', 'IDX14100: JWT is not well formed, there are no dots (.).');
-    if (!verify('sha256', Buffer.from(jwt.signingInput), this.verifyKey, jwt.signature)) {
-      throw new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid signature.');
+    const token = m?.[1] ?? '';
+    // A token's signature is checked once (an RSA verification per request would cost the
+    // emulator more CPU than serving the request); lifetime, revocation and audience every time.
+    let p = this.verified.get(token);
+    if (!p) {
+      const jwt = token ? parseJwt(token) : undefined;
+      if (!jwt) throw new GraphError(401, 'InvalidAuthenticationToken', 'IDX14100: JWT is not well formed, there are no dots (.).');
+      if (!verify('sha256', Buffer.from(jwt.signingInput), this.verifyKey, jwt.signature)) {
+        throw new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid signature.');
+      }
+      p = jwt.payload;
+      if (this.verified.size >= 256) this.verified.clear();
+      this.verified.set(token, p);
     }
-    const p = jwt.payload;
     if (this.ctx.switches.tenantGone) {
       throw new GraphError(401, 'InvalidAuthenticationToken', `Access token validation failure. Tenant '${String(p['tid'])}' not found.`);
     }
