@@ -26,6 +26,28 @@ describe('KeyedLimiter', () => {
     expect(limiter.inFlight('mbx')).toBe(0);
   });
 
+  it('gives a batch several slots at once, at most the concurrency, and frees them together', async () => {
+    const limiter = new KeyedLimiter({ concurrency: 4, budget: 100, windowMs: 60_000 });
+    const single = await limiter.acquire('mbx');
+    let batchIn = false;
+    const batch = limiter.acquire('mbx', 16, 4).then((r) => {
+      batchIn = true;
+      return r;
+    });
+    await settle();
+    // Three slots are free, the batch needs four: it waits, and nobody jumps the queue.
+    expect(batchIn).toBe(false);
+    const behind = limiter.acquire('mbx');
+    single();
+    const releaseBatch = await batch;
+    expect(limiter.inFlight('mbx')).toBe(4);
+    releaseBatch();
+    (await behind)();
+    expect(limiter.inFlight('mbx')).toBe(0);
+    // A batch asking for more slots than the concurrency gets all of them, not a deadlock.
+    (await limiter.acquire('mbx', 1, 20))();
+  });
+
   it('serves waiters in order', async () => {
     const limiter = new KeyedLimiter({ concurrency: 1, budget: 0, windowMs: 1000 });
     const order: number[] = [];

@@ -14,6 +14,7 @@ export interface LimitOptions {
 
 interface Waiter {
   cost: number;
+  slots: number;
   resolve: (release: () => void) => void;
 }
 
@@ -43,13 +44,18 @@ export class KeyedLimiter {
     this.now = now;
   }
 
-  /** Waits for a slot and budget for `key`; the returned function frees the slot. */
-  acquire(key: string, cost = 1): Promise<() => void> {
+  /**
+   * Waits for `slots` of the key's concurrency (a batch whose parts run side by side at the
+   * service takes several; capped at the concurrency) and `cost` units of its budget; the
+   * returned function frees the slots.
+   */
+  acquire(key: string, cost = 1, slots = 1): Promise<() => void> {
     const state = this.state(key);
     const started = this.now();
     return new Promise((resolve) => {
       state.queue.push({
         cost,
+        slots: Math.max(1, this.options.concurrency > 0 ? Math.min(slots, this.options.concurrency) : slots),
         resolve: (release) => {
           this.stats.waitedMs += this.now() - started;
           resolve(release);
@@ -89,8 +95,8 @@ export class KeyedLimiter {
     while (state.queue.length > 0) {
       const now = this.now();
       if (state.pausedUntil > now) return this.wake(key, state, state.pausedUntil - now);
-      if (o.concurrency > 0 && state.inFlight >= o.concurrency) return;
       const waiter = state.queue[0] as Waiter;
+      if (o.concurrency > 0 && state.inFlight + waiter.slots > o.concurrency) return;
       if (o.budget > 0) {
         while (state.spent.length > 0 && (state.spent[0] as { at: number }).at <= now - o.windowMs) {
           state.spentTotal -= (state.spent.shift() as { cost: number }).cost;
@@ -112,12 +118,12 @@ export class KeyedLimiter {
         state.spentTotal += waiter.cost;
       }
       state.queue.shift();
-      state.inFlight++;
+      state.inFlight += waiter.slots;
       let released = false;
       waiter.resolve(() => {
         if (released) return;
         released = true;
-        state.inFlight--;
+        state.inFlight -= waiter.slots;
         this.pump(key, state);
         if (state.inFlight === 0 && state.queue.length === 0 && !state.timer && state.spent.length === 0) this.keys.delete(key);
       });

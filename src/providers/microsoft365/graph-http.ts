@@ -62,6 +62,54 @@ export function pacingOf(url: string): { mailbox?: string; resourceUnits?: numbe
   return {};
 }
 
+/** What one request (or every part of a `$batch`) costs: per mailbox, budget units and slots; tenant resource units. */
+export interface Pacing {
+  mailboxes: { mailbox: string; cost: number; slots: number }[];
+  resourceUnits: number;
+}
+
+interface BatchBody {
+  requests?: { url?: string; dependsOn?: string[] }[];
+}
+
+/**
+ * The pacing of a request. A `$batch` is paced by its parts, as Graph evaluates them: each part
+ * spends its mailbox's budget, and the parts that do not depend on another run side by side at
+ * the service, so each of those takes one of the mailbox's concurrent slots.
+ */
+export function pacingOfRequest(url: string, body: unknown): Pacing {
+  let isBatch = false;
+  try {
+    isBatch = /\/\$batch$/i.test(new URL(url).pathname);
+  } catch {
+    // not a URL: paced as nothing in particular
+  }
+  if (!isBatch || typeof body !== 'string') {
+    const single = pacingOf(url);
+    return { mailboxes: single.mailbox ? [{ mailbox: single.mailbox, cost: 1, slots: 1 }] : [], resourceUnits: single.resourceUnits ?? 0 };
+  }
+  let parts: BatchBody['requests'] = [];
+  try {
+    parts = (JSON.parse(body) as BatchBody).requests ?? [];
+  } catch {
+    // Graph refuses it with 400; nothing to pace
+  }
+  const base = new URL(url);
+  const mailboxes = new Map<string, { mailbox: string; cost: number; slots: number }>();
+  let resourceUnits = 0;
+  for (const part of parts ?? []) {
+    const p = pacingOf(new URL(`${base.pathname.replace(/\/\$batch$/i, '')}${part.url?.startsWith('/') ? '' : '/'}${part.url ?? ''}`, base).toString());
+    resourceUnits += p.resourceUnits ?? 0;
+    if (!p.mailbox) continue;
+    const m = mailboxes.get(p.mailbox) ?? { mailbox: p.mailbox, cost: 0, slots: 0 };
+    m.cost++;
+    if (!part.dependsOn?.length) m.slots++;
+    mailboxes.set(p.mailbox, m);
+  }
+  // Always in the same order, so two batches over the same mailboxes cannot hold each other's slots.
+  return { mailboxes: [...mailboxes.values()].sort((a, b) => a.mailbox.localeCompare(b.mailbox)), resourceUnits };
+}
+
 function errorCode(err: unknown): string | undefined {
   const e = err as { code?: string; cause?: { code?: string } };
   return e?.cause?.code ?? e?.code;
@@ -69,6 +117,8 @@ function errorCode(err: unknown): string | undefined {
 
 export class GraphGovernor implements Middleware {
   readonly stats: GraphHttpStats = { requests: 0, retries: { throttled: 0, unavailable: 0, server: 0, network: 0 }, throttled: 0 };
+  /** Requests Microsoft lets run side by side per mailbox, as this governor keeps them. */
+  readonly mailboxConcurrency: number;
   private readonly mailboxes: KeyedLimiter;
   private readonly tenantUnits: KeyedLimiter;
   private readonly tenant: KeyedLimiter;
@@ -77,10 +127,16 @@ export class GraphGovernor implements Middleware {
 
   constructor(budget: Partial<GraphBudget> = {}, retry: RetryPolicy = DEFAULT_RETRY) {
     const b = { ...DEFAULT_GRAPH_BUDGET, ...budget };
+    this.mailboxConcurrency = b.mailboxConcurrency;
     this.mailboxes = new KeyedLimiter({ concurrency: b.mailboxConcurrency, budget: b.mailboxRequests, windowMs: b.mailboxWindowMs });
     this.tenantUnits = new KeyedLimiter({ concurrency: 0, budget: b.tenantResourceUnits, windowMs: b.tenantWindowMs });
     this.tenant = new KeyedLimiter({ concurrency: b.tenantConcurrency, budget: 0, windowMs: 1 });
     this.retry = retry;
+  }
+
+  /** Holds a mailbox's requests back (a 429 inside a batch answer says so, part by part). */
+  pauseMailbox(mailbox: string, ms: number): void {
+    this.mailboxes.pause(mailbox.toLowerCase(), ms);
   }
 
   setNext(next: Middleware): void {
@@ -90,11 +146,11 @@ export class GraphGovernor implements Middleware {
   async execute(context: Context): Promise<void> {
     if (!this.next) throw new Error('GraphGovernor needs a next middleware');
     const url = typeof context.request === 'string' ? context.request : context.request.url;
-    const pacing = pacingOf(url);
+    const pacing = pacingOfRequest(url, context.options?.body);
     for (let attempt = 1; ; attempt++) {
       const releases: (() => void)[] = [];
       if (pacing.resourceUnits) releases.push(await this.tenantUnits.acquire('tenant', pacing.resourceUnits));
-      if (pacing.mailbox) releases.push(await this.mailboxes.acquire(pacing.mailbox));
+      for (const m of pacing.mailboxes) releases.push(await this.mailboxes.acquire(m.mailbox, m.cost, m.slots));
       releases.push(await this.tenant.acquire('tenant'));
       let status: number | undefined;
       let code: string | undefined;
@@ -123,8 +179,8 @@ export class GraphGovernor implements Middleware {
       // Drain the refused response so its connection can be reused.
       await context.response?.arrayBuffer().catch(() => undefined);
       if (decision.cause === 'throttled') {
-        if (pacing.mailbox) this.mailboxes.pause(pacing.mailbox, decision.delayMs);
-        else if (pacing.resourceUnits) this.tenantUnits.pause('tenant', decision.delayMs);
+        for (const m of pacing.mailboxes) this.pauseMailbox(m.mailbox, decision.delayMs);
+        if (!pacing.mailboxes.length && pacing.resourceUnits) this.tenantUnits.pause('tenant', decision.delayMs);
       }
       await sleep(decision.delayMs);
     }

@@ -11,7 +11,7 @@ import { discoverTenant } from '../../../src/providers/microsoft365/discovery.ts
 import type { GraphSession } from '../../../src/providers/microsoft365/graph.ts';
 import { folderPaths, MailService } from '../../../src/providers/microsoft365/services/mail.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
-import { applyChanges, contentOf, drain, sessionFor, startWithSession, upserts } from './support.ts';
+import { applyChanges, contentOf, drain, pathPattern, sessionFor, startWithSession, upserts } from './support.ts';
 import type { HeldItem } from './support.ts';
 
 interface ExportedMailbox {
@@ -38,12 +38,6 @@ function expected(account: Account): Map<string, { path: string; version: string
 
 function held(model: Map<string, HeldItem>): Map<string, { path: string; version: string }> {
   return new Map([...model].map(([id, h]) => [id, { path: h.path, version: h.version }]));
-}
-
-/** A fault-rule pattern that matches an id however the request path encodes it. */
-function pathPattern(id: string): string {
-  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return `(${escape(id)}|${escape(encodeURIComponent(id))})`;
 }
 
 const count = (changes: Change[], type: Change['type']): number => changes.filter((c) => c.type === type).length;

@@ -86,3 +86,9 @@ export function applyChanges(held: Map<string, HeldItem>, changes: readonly Chan
   }
   return held;
 }
+
+/** A fault-rule pattern that matches an id however the request path encodes it. */
+export function pathPattern(id: string): string {
+  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `(${escape(id)}|${escape(encodeURIComponent(id))})`;
+}

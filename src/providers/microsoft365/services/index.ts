@@ -2,12 +2,20 @@
 // service adds its module and one line here.
 import type { BackupService } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
+import { calendarService } from './calendar.ts';
+import { contactsService } from './contacts.ts';
 import { mailService } from './mail.ts';
+import { onedriveService } from './onedrive.ts';
+import { sharepointService } from './sharepoint.ts';
 import { teamsService } from './teams.ts';
 
 export type ServiceFactory = (session: GraphSession) => BackupService;
 
 export const MICROSOFT_SERVICE_MODULES: Record<string, ServiceFactory> = {
   mail: mailService,
+  calendar: calendarService,
+  contacts: contactsService,
+  onedrive: onedriveService,
+  sharepoint: sharepointService,
   teams: teamsService,
 };

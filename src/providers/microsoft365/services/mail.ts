@@ -4,15 +4,17 @@
 //
 // Cost per run: one folder listing (`mailFolders/delta` without a token: the whole folder tree in
 // one or two pages) and one delta round per folder; a folder with no change costs one request.
-// Downloads happen only for new or changed messages (the engine skips an unchanged changeKey).
+// Downloads happen only for new or changed messages (the engine skips an unchanged changeKey), and
+// go in `$batch` requests of up to 20 (batch.ts).
 //
 // Versions: a message's changeKey changes with any change of the message, moves included (Exchange
 // gives the moved message a new changeKey but keeps its id when the client asks for immutable ids;
 // the emulator does the same). A move therefore shows as `remove` from the old folder's round and
 // `upsert` in the new folder's round; the engine applies them in either order.
-import type { Account, BackupService, Change, ChangeContext, ServiceRun, SourceItem } from '../../provider.ts';
+import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { ItemMetadata } from '../../../repository/model.ts';
+import { BatchDownloader } from '../batch.ts';
 import type { GraphSession } from '../graph.ts';
 import { containerRound, readCursor, removedContainers, writeCursor } from './delta.ts';
 import type { ContainerState } from './delta.ts';
@@ -98,11 +100,14 @@ function messageSize(m: GraphMessage): number | undefined {
 
 export class MailService implements BackupService {
   readonly name = 'mail';
-  readonly accountKinds = ['user', 'sharedMailbox'] as const;
+  readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
   private readonly session: GraphSession;
+  /** MIME downloads of a mailbox go to Graph 20 at a time. */
+  readonly downloads: BatchDownloader;
 
   constructor(session: GraphSession) {
     this.session = session;
+    this.downloads = new BatchDownloader(session);
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
@@ -182,7 +187,7 @@ export class MailService implements BackupService {
       ...(m.createdDateTime ? { created: m.createdDateTime } : {}),
       modified,
       metadata,
-      content: () => this.session.bytes(`/users/${user}/messages/${id}/$value`),
+      content: () => this.downloads.bytes(user, `/users/${user}/messages/${id}/$value`),
     };
   }
 }

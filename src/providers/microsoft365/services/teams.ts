@@ -17,7 +17,7 @@
 // replies are left out of the document. Graph's delta only reaches back about eight months;
 // older root messages are not in a full round.
 import { createHash } from 'node:crypto';
-import type { Account, BackupService, Change, ServiceRun, SourceItem } from '../../provider.ts';
+import type { Account, AccountKind, BackupService, Change, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
@@ -166,7 +166,7 @@ export function conversationItem(channel: { id: string; path: string }, root: Gr
 
 class TeamsService implements BackupService {
   readonly name = 'teams';
-  readonly accountKinds = ['team'] as const;
+  readonly accountKinds: readonly AccountKind[] = ['team'];
   private readonly session: GraphSession;
 
   constructor(session: GraphSession) {
