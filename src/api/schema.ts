@@ -1,7 +1,8 @@
 // Building blocks for the kinds' OpenAPI schemas. Each kind is written once, in TypeScript, with
 // TypeBox: the same value is the CRD schema (src/api/generate-crds.ts renders crds/) and, through
 // `Static<>`, the TypeScript type the controller uses. A test fails when crds/ is stale.
-import { Type, type TSchema, type SchemaOptions, type TUnsafe } from '@sinclair/typebox';
+import { Type, TypeRegistry, type TSchema, type SchemaOptions, type TUnsafe } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 
 /** A CEL rule in `x-kubernetes-validations`. */
 export interface CelRule {
@@ -24,6 +25,18 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
 export function StringMap<T extends TSchema>(values: T, options: SchemaOptions = {}): TUnsafe<Record<string, T['static']>> {
   return Type.Unsafe<Record<string, T['static']>>({ type: 'object', additionalProperties: values, ...options });
 }
+
+// The two raw shapes above, checkable by TypeBox's Value (the worker validates the manifests it is
+// given with the same schemas the API server uses).
+TypeRegistry.Set('Unsafe', (schema: { enum?: unknown[]; type?: string; additionalProperties?: TSchema }, value: unknown) => {
+  if (schema.enum) return schema.enum.includes(value);
+  if (schema.type === 'object' && schema.additionalProperties) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+    const values = schema.additionalProperties;
+    return Object.values(value).every((v) => Value.Check(values, v));
+  }
+  return true;
+});
 
 export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 

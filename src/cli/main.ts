@@ -59,19 +59,13 @@ worker
 
 program
   .command('demo')
-  .description('Run the end-to-end demo (not available yet: prints what can be run today).')
+  .description('How to run the end-to-end demo (it needs the emulators, which live in a source checkout).')
   .action(() => {
-    console.log(`The end-to-end demo (an emulated Microsoft 365 tenant backed up into MinIO and restored) is not
-available yet: it needs the repository, the Microsoft 365 emulator and the backup worker.
+    console.log(`The demo backs up an emulated Microsoft 365 tenant into a local repository, changes the tenant,
+backs it up again incrementally and prints the job monitor. It uses the emulators under test/, which
+are not part of the image: from a source checkout, run
 
-What you can run today:
-  npm test                           typecheck, lint, build, and every unit and integration test
-                                     (real etcd, kube-apiserver and MinIO; binaries built once)
-  npm run test:integration           only the tests against the real servers
-  npm run controller -- --help       the controller, against the cluster of your kubeconfig
-  kubectl apply -f crds/             install the five CRDs into a cluster
-  kubectl apply -f config/samples/   an example of every resource, each with a comment
-  helm install saasbackup charts/saasbackup -n saasbackup-system`);
+  npm ci && npm run demo`);
   });
 
 program.addCommand(repoCommand());

@@ -81,8 +81,12 @@ export type Change =
 
 export interface ServiceRun {
   changes: AsyncIterable<Change>;
-  /** The cursor for the next run; valid once `changes` has been consumed to the end. */
-  cursor(): string;
+  /**
+   * The cursor for the next run; valid once `changes` has been consumed to the end. Containers in
+   * `holdBack` (an item of theirs could not be stored) keep their previous state, so the next
+   * run lists their changes again and retries the item.
+   */
+  cursor(holdBack?: ReadonlySet<string>): string;
 }
 
 /** What a service may ask about the previous snapshot while it lists changes. */

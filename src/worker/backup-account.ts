@@ -106,17 +106,39 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
   // does not name (left over from an attempt that stopped) is gone from the source.
   const seenInFullListing = outcome.base ? new Set<string>() : undefined;
 
+  // Removals wait for the end of the account: a move shows as a remove from one container and an
+  // upsert in another, in either order, and an item named by an upsert in this run is still in the
+  // source (even when its download failed and it keeps its previous version).
+  const upserted = new Set<string>();
+  /** Containers with an item that could not be stored: their cursor stays, so the item is tried again next run. */
+  const heldBack = new Set<string>();
+  const pendingRemovals = new Map<string, string | undefined>();
   const remove = (id: string, container: string | undefined): void => {
     const entry = entries.get(id);
     if (!entry || (container !== undefined && entry.container !== undefined && entry.container !== container)) return;
+    pendingRemovals.set(id, container);
+  };
+  const applyRemovals = (): void => {
+    for (const [id, container] of pendingRemovals) {
+      const entry = entries.get(id);
+      if (!entry || upserted.has(id) || (container !== undefined && entry.container !== undefined && entry.container !== container)) continue;
+      removeNow(id, entry.size);
+    }
+    pendingRemovals.clear();
+  };
+  const removeNow = (id: string, size: number): void => {
     writer.removeItem(account.id, service.name, id);
     outcome.removed.count++;
-    outcome.removed.bytes += entry.size;
+    outcome.removed.bytes += size;
     outcome.observations.push({ kind: 'gone', account: account.id, service: service.name, id });
   };
 
   const store = async (item: SourceItem, lastTry: boolean): Promise<void> => {
-    if (options.excluded?.has(`${item.id}\u0000${item.version}`)) return;
+    if (options.excluded?.has(`${item.id}\u0000${item.version}`)) {
+      // Not in the snapshot: once the exclusion is deleted, the next run must see the item again.
+      heldBack.add(item.container);
+      return;
+    }
     try {
       const result = await writer.addItem({
         account: account.id,
@@ -147,6 +169,7 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
       }
       if (notFound) {
         // Deleted between the listing and the download: gone, not failed.
+        upserted.delete(item.id);
         remove(item.id, undefined);
         return;
       }
@@ -156,6 +179,7 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
       }
       outcome.skipped.count++;
       outcome.skipped.bytes += item.size;
+      heldBack.add(item.container);
       const path = `${item.path}/${item.name}`;
       outcome.skippedItems.push({ account: account.address, service: service.name, id: item.id, version: item.version, path: item.path, name: item.name, size: item.size, issue });
       outcome.observations.push({ kind: 'failed', account: account.id, service: service.name, id: item.id, version: item.version, path, issue });
@@ -171,14 +195,14 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
   const apply = async (change: Change): Promise<void> => {
     switch (change.type) {
       case 'upsert':
+        upserted.add(change.item.id);
+        pendingRemovals.delete(change.item.id);
         resyncing.get(change.item.container)?.add(change.item.id);
         seenInFullListing?.add(change.item.id);
         await dispatch(change.item);
         return;
       case 'remove':
-        // An upsert of the same item still in flight lands after this; removal only touches the
-        // entry when it is still in the container that reports it (a move reports both sides).
-        await Promise.all(inFlight);
+        // Only when the stored item is in the container that reports it (a move reports both sides).
         remove(change.id, change.container);
         return;
       case 'resync':
@@ -227,10 +251,11 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
   if (outcome.complete && seenInFullListing) {
     for (const id of [...entries.keys()]) if (!seenInFullListing.has(id)) remove(id, undefined);
   }
+  applyRemovals();
   // The cursor advances only when every change up to it is in the snapshot. A stopped or partly
   // failed account keeps the previous cursor (replaying changes from it is harmless); the
   // service's own cursor already keeps failed containers at their old tokens.
-  const cursor = stopped ? previous?.deltaToken : run.cursor();
+  const cursor = stopped ? previous?.deltaToken : run.cursor(heldBack);
   if (cursor !== undefined) writer.setDeltaToken(account.id, service.name, cursor);
   await writer.finishAccount(account.id, service.name);
   if (fatal) outcome.fatal = fatal;

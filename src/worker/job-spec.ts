@@ -21,7 +21,11 @@ function checked<T>(schema: Parameters<typeof Value.Check>[0], value: unknown, w
   const withDefaults = Value.Default(schema, structuredClone(value));
   const errors = [...Value.Errors(schema, withDefaults)].slice(0, 5);
   if (errors.length > 0) {
-    const lines = errors.map((e) => `  spec${e.path.replaceAll('/', '.')}: ${e.message}`);
+    const lines = errors.map((e) => {
+      const allowed = (e.schema as { enum?: unknown[] }).enum;
+      const message = allowed ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(e.value)})` : e.message;
+      return `  spec${e.path.replaceAll('/', '.')}: ${message}`;
+    });
     throw new JobSpecError(`${what} is not valid:\n${lines.join('\n')}`);
   }
   return withDefaults as T;

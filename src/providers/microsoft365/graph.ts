@@ -26,7 +26,9 @@ export interface GraphSessionOptions {
 }
 
 function graphIssue(err: GraphError): { code: string; message: string } {
-  const body = err.body as unknown;
+  let body = err.body as unknown;
+  // A failed download leaves Graph's JSON error as the raw bytes the download asked for.
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) body = Buffer.from(body instanceof ArrayBuffer ? body : body.buffer).toString('utf8');
   let code = err.code ?? undefined;
   let message = err.message;
   // The client leaves the parsed error in `body` (sometimes as a JSON string) when it cannot map it.

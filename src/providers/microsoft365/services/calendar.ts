@@ -36,7 +36,7 @@ import type { Account, AccountKind, BackupService, Change, ChangeContext, Servic
 import { SourceError } from '../../provider.ts';
 import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { containerRound, holdBack, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
 import type { ContainerState } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 
@@ -244,7 +244,7 @@ export class CalendarService implements BackupService {
     return {
       changes: this.stream(encodeURIComponent(account.id), readCalendarCursor(cursor), utcDay(this.now()), outcome),
       // Until the calendars could be listed, the previous cursor stands.
-      cursor: () => (outcome.next ? writeCalendarCursor(outcome.next.containers, outcome.next.notes) : (cursor ?? writeCalendarCursor(new Map(), new Map()))),
+      cursor: (held) => holdBack(outcome.next ? writeCalendarCursor(outcome.next.containers, outcome.next.notes) : (cursor ?? writeCalendarCursor(new Map(), new Map())), cursor, held),
     };
   }
 

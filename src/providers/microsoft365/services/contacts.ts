@@ -17,7 +17,7 @@ import { SourceError } from '../../provider.ts';
 import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
 import { graphEntityJson } from './calendar.ts';
-import { containerRound, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { containerRound, holdBack, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
 import type { ContainerState } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 
@@ -91,7 +91,7 @@ export class ContactsService implements BackupService {
     return {
       changes: this.stream(encodeURIComponent(account.id), readCursor(cursor), outcome),
       // Until the folders could be listed, the previous cursor stands.
-      cursor: () => (outcome.next ? writeCursor(outcome.next) : (cursor ?? writeCursor(new Map()))),
+      cursor: (held) => holdBack(outcome.next ? writeCursor(outcome.next) : (cursor ?? writeCursor(new Map())), cursor, held),
     };
   }
 

@@ -106,6 +106,33 @@ export async function* containerRound<T>(session: GraphSession, round: Container
   }
 }
 
+/**
+ * A new cursor with some containers put back to where the previous cursor had them (or left out,
+ * so that they are listed again). Every cursor of these services is JSON whose object-valued
+ * fields map container ids to their state (`containers`, `drives`, per-calendar notes), so one
+ * function serves them all.
+ */
+export function holdBack(next: string, previous: string | undefined, containers: ReadonlySet<string> | undefined): string {
+  if (!containers?.size) return next;
+  const out = JSON.parse(next) as Record<string, unknown>;
+  let old: Record<string, unknown> = {};
+  try {
+    old = previous === undefined ? {} : (JSON.parse(previous) as Record<string, unknown>);
+  } catch {
+    // unreadable: the held-back containers are listed again
+  }
+  for (const [field, value] of Object.entries(out)) {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) continue;
+    const map = value as Record<string, unknown>;
+    const before = old[field] && typeof old[field] === 'object' ? (old[field] as Record<string, unknown>) : {};
+    for (const id of containers) {
+      if (id in before) map[id] = before[id];
+      else delete map[id];
+    }
+  }
+  return JSON.stringify(out);
+}
+
 /** Containers of the previous cursor that the source no longer lists. */
 export function* removedContainers(previous: ReadonlyMap<string, ContainerState>, current: ReadonlySet<string>): Generator<Change> {
   for (const id of previous.keys()) if (!current.has(id)) yield { type: 'containerRemoved', container: id };

@@ -16,7 +16,7 @@ import { SourceError } from '../../provider.ts';
 import type { ItemMetadata } from '../../../repository/model.ts';
 import { BatchDownloader } from '../batch.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import type { ContainerState } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 
@@ -156,7 +156,7 @@ export class MailService implements BackupService {
     return {
       changes: changes(),
       // Until the folders could be listed, the previous cursor stands.
-      cursor: () => (next ? writeCursor(next) : (cursor ?? writeCursor(new Map()))),
+      cursor: (held) => holdBack(next ? writeCursor(next) : (cursor ?? writeCursor(new Map())), cursor, held),
     };
   }
 

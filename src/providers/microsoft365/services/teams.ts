@@ -21,7 +21,7 @@ import type { Account, AccountKind, BackupService, Change, ServiceRun, SourceIte
 import { SourceError } from '../../provider.ts';
 import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { containerRound, holdBack, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
 import type { ContainerRound, ContainerState } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 
@@ -179,7 +179,7 @@ class TeamsService implements BackupService {
     const previous = readCursor(cursor);
     // Until a channel's round ends it keeps its previous state, so a cursor taken early is safe.
     const next = new Map<string, ContainerState>(previous.containers);
-    return { changes: this.run(account, previous, next), cursor: () => writeCursor(next) };
+    return { changes: this.run(account, previous, next), cursor: (held) => holdBack(writeCursor(next), cursor, held) };
   }
 
   private async *run(account: Account, previous: ReturnType<typeof readCursor>, next: Map<string, ContainerState>): AsyncGenerator<Change> {
