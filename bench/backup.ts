@@ -231,7 +231,7 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
           throttledResponses: final.throttled,
           peakRssBytes: r.peakRssBytes,
         };
-        log(`throttled: ${achieved.toFixed(0)} of ${allowed.toFixed(0)} requests/s allowed (${((achieved / allowed) * 100).toFixed(1)}%), ${final.throttled} answered 429, ${r.result.statistics.total.skipped.count} skipped`);
+        log(`throttled: ${achieved.toFixed(0)} of ${allowed.toFixed(0)} requests/s allowed (${((achieved / allowed) * 100).toFixed(1)}%), ${final.throttled} answered 429, ${r.result.statistics.total.skipped.count} skipped; ${memory(r)}`);
       } finally {
         await emulator.stop();
       }
