@@ -257,7 +257,7 @@ describe('saasbackup worker backup (the command a Job runs)', () => {
 
   afterAll(async () => {
     await emulator?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   function layout(prefix: string, secret = emulator.connection.clientSecret): { args: string[] } {

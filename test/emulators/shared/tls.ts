@@ -29,8 +29,11 @@ function rsaKeyPair(): KeyPairPem {
 }
 
 function serial(): string {
-  // Positive: the first hex digit below 8.
-  return `0${randomBytes(15).toString('hex')}`;
+  // 16 random bytes, the first between 0x01 and 0x7f: positive and minimally encoded in DER
+  // (OpenSSL 3 refuses a certificate whose serial has a superfluous leading zero byte).
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! & 0x7f) | 0x01;
+  return bytes.toString('hex');
 }
 
 interface CertificateSpec {
