@@ -113,16 +113,18 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
   /** Containers with an item that could not be stored: their cursor stays, so the item is tried again next run. */
   const heldBack = new Set<string>();
   const pendingRemovals = new Map<string, string | undefined>();
-  const remove = (id: string, container: string | undefined): void => {
+  /** The stored item `id`, when it is in `container` (any container when undefined). */
+  const storedIn = (id: string, container: string | undefined) => {
     const entry = entries.get(id);
-    if (!entry || (container !== undefined && entry.container !== undefined && entry.container !== container)) return;
-    pendingRemovals.set(id, container);
+    return entry && (container === undefined || entry.container === undefined || entry.container === container) ? entry : undefined;
+  };
+  const remove = (id: string, container: string | undefined): void => {
+    if (storedIn(id, container)) pendingRemovals.set(id, container);
   };
   const applyRemovals = (): void => {
     for (const [id, container] of pendingRemovals) {
-      const entry = entries.get(id);
-      if (!entry || upserted.has(id) || (container !== undefined && entry.container !== undefined && entry.container !== container)) continue;
-      removeNow(id, entry.size);
+      const entry = storedIn(id, container);
+      if (entry && !upserted.has(id)) removeNow(id, entry.size);
     }
     pendingRemovals.clear();
   };

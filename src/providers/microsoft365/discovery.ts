@@ -6,6 +6,7 @@
 import type { Account, Directory, Group } from '../provider.ts';
 import { SourceError } from '../provider.ts';
 import type { GraphSession } from './graph.ts';
+import { mapLimit } from './services/delta.ts';
 
 interface GraphUser {
   id: string;
@@ -54,19 +55,6 @@ async function mailboxKind(session: GraphSession, userId: string): Promise<'shar
   }
 }
 
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const run = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
-  return out;
-}
-
 export interface DiscoveryOptions {
   /** Discover SharePoint sites (needs Sites.Read.All). */
   sites: boolean;
@@ -78,7 +66,7 @@ export async function discoverTenant(session: GraphSession, options: DiscoveryOp
   const users = await session.all<GraphUser>('/users?$select=id,displayName,mail,userPrincipalName,accountEnabled,assignedLicenses&$top=999');
   const graphGroups = await session.all<GraphGroup>('/groups?$select=id,displayName,mail,resourceProvisioningOptions&$top=999');
   const memberOf = new Map<string, string[]>();
-  await mapLimited(graphGroups, PROBES_AT_ONCE, async (g) => {
+  await mapLimit(graphGroups, PROBES_AT_ONCE, async (g) => {
     for (const member of await session.all<{ id: string }>(`/groups/${g.id}/members?$select=id&$top=999`)) {
       const list = memberOf.get(member.id) ?? [];
       list.push(g.id, ...(g.mail ? [g.mail] : []));
@@ -87,7 +75,7 @@ export async function discoverTenant(session: GraphSession, options: DiscoveryOp
   });
   const unlicensed = users.filter((u) => (u.assignedLicenses ?? []).length === 0);
   const kinds = new Map<string, 'shared' | 'user' | 'none'>();
-  await mapLimited(unlicensed, PROBES_AT_ONCE, async (u) => kinds.set(u.id, await mailboxKind(session, u.id)));
+  await mapLimit(unlicensed, PROBES_AT_ONCE, async (u) => kinds.set(u.id, await mailboxKind(session, u.id)));
 
   const accounts: Account[] = users.map((u) => {
     const licensed = (u.assignedLicenses ?? []).length > 0;
