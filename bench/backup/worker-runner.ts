@@ -11,6 +11,7 @@
 // The last stdout line is the report: {"result", "seconds", "peakRssBytes", "cpu"}.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { MicrosoftProvider } from '../../src/providers/microsoft365/provider.ts';
 import { RepositoryError } from '../../src/repository/errors.ts';
 import { Repository } from '../../src/repository/repository.ts';
@@ -66,6 +67,12 @@ const sample = (): void => {
   for (const k of Object.keys(peaks) as (keyof typeof peaks)[]) peaks[k] = Math.max(peaks[k], m[k]);
 };
 setInterval(sample, 100).unref();
+// BENCH_HEAP_SNAPSHOT_MS=<ms>: write a V8 heap snapshot that long after the start (to see what the heap holds).
+if (process.env['BENCH_HEAP_SNAPSHOT_MS']) {
+  setTimeout(() => {
+    console.error(`heap snapshot written to ${writeHeapSnapshot()}`);
+  }, Number(process.env['BENCH_HEAP_SNAPSHOT_MS'])).unref();
+}
 const result = await runBackup({
   policy: 'bench',
   run: values.run,

@@ -147,8 +147,9 @@ describe('repository', () => {
     const second = await repository.snapshotWriter({ policy: 'p', run: 'r2', shard: 0, parent: 'latest' });
     const previous = await second.previousAccount('a@contoso.com', 'mail');
     expect(previous?.deltaToken).toBe('token-1');
-    expect(previous?.entries.map((e) => e.id).sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
-    const live = second.openAccount('a@contoso.com', 'mail', previous!.entries);
+    expect(previous?.items).toBe(4);
+    const live = await second.openAccount('a@contoso.com', 'mail', previous);
+    expect([...live.keys()].sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
     expect(second.removeItem('a@contoso.com', 'mail', 'm1')?.container).toBe('inbox');
     let downloads = 0;
     const moved = { ...mail('a@contoso.com', 'm2', 'body 2'), container: 'inbox' };
@@ -163,6 +164,15 @@ describe('repository', () => {
     const items = await allItems(repository, snapshot.id);
     expect(items.map((i) => `${i.id}:${i.container}`)).toEqual(['m0:inbox', 'm2:inbox', 'm3:archive']);
     expect((await repository.readContent(items[1]!)).toString()).toBe('body 2');
+
+    // An account opened from the parent and left unchanged keeps the parent's trees: no new tree is written.
+    const third = await repository.snapshotWriter({ policy: 'p', run: 'r3', shard: 0, parent: 'latest' });
+    await third.openAccount('a@contoso.com', 'mail', await third.previousAccount('a@contoso.com', 'mail'));
+    third.setDeltaToken('a@contoso.com', 'mail', 'token-3');
+    await third.finishAccount('a@contoso.com', 'mail');
+    const unchanged = await third.commit();
+    expect(unchanged.accounts).toEqual([{ ...snapshot.accounts[0], deltaToken: 'token-3' }]);
+    expect(unchanged.stats.blobsAdded).toBe(0);
   });
 
   it('hands a resumed run the accounts its killed attempt had finished, with their cursors', async () => {
@@ -177,7 +187,7 @@ describe('repository', () => {
 
     const retry = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
     const finished = await retry.resumedAccount('a@contoso.com', 'mail');
-    expect(finished).toMatchObject({ deltaToken: 'token-a', entries: [expect.objectContaining({ id: 'm0' })] });
+    expect(finished).toMatchObject({ deltaToken: 'token-a', items: 1 });
     // An account without a cursor in the checkpoint was not finished: it is listed again (content reused).
     expect(await retry.resumedAccount('b@contoso.com', 'mail')).toBeUndefined();
     expect(await retry.addItem(mail('b@contoso.com', 'm0', 'half'))).toBe('unchanged');

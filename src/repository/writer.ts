@@ -10,6 +10,7 @@ import { TREE_ITEMS, type AccountTree, type ItemEntry, type ItemInput, type Snap
 import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType } from './pack.ts';
 import { acquireLock, type HeldLock } from './locks.ts';
 import type { Repository } from './repository.ts';
+import { SpillFile, type SpillRef } from './spill.ts';
 
 export interface SnapshotWriterOptions {
   policy: string;
@@ -29,18 +30,39 @@ export interface SnapshotWriterOptions {
   /** Streamed items read at once at most (default 4); the others' streams wait unread, so memory stays bounded. */
   streamsAtOnce?: number;
   packTargetBytes?: number;
+  /** Where the catalog entries of open accounts are kept while they are written (default: the OS's temporary directory). */
+  spillDirectory?: string;
 }
+
+/** What the run's decisions need of a stored item; the whole entry is in the spill file. */
+export interface EntrySummary {
+  version: string;
+  container?: string;
+  size: number;
+}
+
+interface Spilled extends EntrySummary, SpillRef {}
 
 interface AccountState {
   account: string;
   service: string;
-  entries: Map<string, ItemEntry>;
+  /** The account's items in this snapshot, by id. */
+  entries: Map<string, Spilled>;
+  /** Other stored versions whose content may be reused: the resumed checkpoint's, removed ones, the parent's when not opened from it. */
+  reusable: Map<string, Spilled>;
+  /** Reads what `reusable` starts with, once. */
+  prepared?: Promise<void>;
+  /** The stored account it was opened from: its trees are taken as they are if nothing changed. */
+  from?: StoredAccount;
+  changed: boolean;
   deltaToken?: string;
 }
 
-/** An account's items and cursor as an earlier snapshot or checkpoint holds them. */
+/** An account as a snapshot or checkpoint stores it: its trees (read only when needed) and cursor. */
 export interface StoredAccount {
-  entries: ItemEntry[];
+  trees: readonly string[];
+  items: number;
+  bytes: number;
   deltaToken?: string;
 }
 
@@ -50,12 +72,7 @@ export class SnapshotWriter {
   readonly #repository: Repository;
   readonly #options: SnapshotWriterOptions;
   readonly #accounts = new Map<string, AccountState>();
-  /**
-   * Per account, entries that may be reused without reading content: the parent's, overlaid by the
-   * resumed checkpoint's. Read when the account is first touched and dropped when it is finished,
-   * so memory follows the largest account, not the tenant.
-   */
-  readonly #reusable = new Map<string, Promise<Map<string, ItemEntry>>>();
+  readonly #spill: SpillFile;
   #parent: SnapshotManifest | undefined;
   #resumed: SnapshotManifest | undefined;
   /** Accounts whose trees are written already (finishAccount). */
@@ -87,6 +104,7 @@ export class SnapshotWriter {
     this.#encodeBudget = new Budget(options.encodeBudgetBytes ?? 64 * 1024 * 1024);
     this.#streamBudget = new Budget(options.streamsAtOnce ?? 4);
     this.#pack = this.#newPack();
+    this.#spill = SpillFile.open(options.spillDirectory);
   }
 
   #newPack(): PackBuilder {
@@ -101,6 +119,7 @@ export class SnapshotWriter {
     try {
       await writer.#loadReusable();
     } catch (error) {
+      writer.#spill.close();
       await writer.#lock.release();
       throw error;
     }
@@ -126,63 +145,86 @@ export class SnapshotWriter {
     }
   }
 
-  /** The entries of one account in a manifest, its trees read concurrently (each is a range read). */
-  async #readAccount(manifest: SnapshotManifest | undefined, account: string, service: string): Promise<StoredAccount | undefined> {
+  #storedAccount(manifest: SnapshotManifest | undefined, account: string, service: string): StoredAccount | undefined {
     const tree = manifest?.accounts.find((t) => t.account === account && t.service === service);
     if (!tree) return undefined;
-    const parts = await Promise.all(tree.trees.map((id) => this.#repository.readTree(id)));
-    return { entries: parts.flat(), ...(tree.deltaToken === undefined ? {} : { deltaToken: tree.deltaToken }) };
-  }
-
-  #reusableFor(account: string, service: string): Promise<Map<string, ItemEntry>> {
-    const key = accountKey(account, service);
-    let loaded = this.#reusable.get(key);
-    if (!loaded) {
-      loaded = (async () => {
-        const [fromParent, fromCheckpoint] = await Promise.all([this.#readAccount(this.#parent, account, service), this.#readAccount(this.#resumed, account, service)]);
-        const map = new Map<string, ItemEntry>();
-        for (const entry of fromParent?.entries ?? []) map.set(entry.id, entry);
-        for (const entry of fromCheckpoint?.entries ?? []) map.set(entry.id, entry);
-        return map;
-      })();
-      this.#reusable.set(key, loaded);
-    }
-    return loaded;
+    return { trees: tree.trees, items: tree.items, bytes: tree.bytes, ...(tree.deltaToken === undefined ? {} : { deltaToken: tree.deltaToken }) };
   }
 
   /** The account as the parent snapshot has it: the starting point of an incremental backup, and its cursor. */
-  previousAccount(account: string, service: string): Promise<StoredAccount | undefined> {
-    return this.#readAccount(this.#parent, account, service);
+  async previousAccount(account: string, service: string): Promise<StoredAccount | undefined> {
+    return this.#storedAccount(this.#parent, account, service);
   }
 
   /**
    * The account as the resumed checkpoint has it, when an earlier attempt of this run finished it
-   * (its cursor is set): it can be taken whole without asking the source.
+   * (its cursor is set): it can be taken whole (carryAccount) without asking the source.
    */
   async resumedAccount(account: string, service: string): Promise<(StoredAccount & { deltaToken: string }) | undefined> {
-    const stored = await this.#readAccount(this.#resumed, account, service);
+    const stored = this.#storedAccount(this.#resumed, account, service);
     return stored?.deltaToken === undefined ? undefined : (stored as StoredAccount & { deltaToken: string });
   }
 
+  /** Reads a stored account's trees, one at a time, into the spill file. */
+  async #load(from: StoredAccount, into: Map<string, Spilled>, replace: boolean): Promise<void> {
+    for (const id of from.trees) {
+      for (const entry of await this.#repository.readTree(id)) {
+        if (!replace && into.has(entry.id)) continue;
+        into.set(entry.id, this.#spillEntry(entry));
+      }
+    }
+  }
+
+  #spillEntry(entry: ItemEntry): Spilled {
+    const ref = this.#spill.append(JSON.stringify(entry));
+    return { version: entry.version, ...(entry.container === undefined ? {} : { container: entry.container }), size: entry.size, at: ref.at, length: ref.length };
+  }
+
+  /** The whole entry of a stored item, as its tree will hold it. */
+  #entryOf(spilled: Spilled): ItemEntry {
+    return JSON.parse(this.#spill.read(spilled)) as ItemEntry;
+  }
+
   /**
-   * Starts an account from `entries` (the parent's, for an incremental backup: items the source
-   * reports no change for stay as they were). Returns the account's live entries by id, which
-   * addItem and removeItem change; callers only read it.
+   * Starts an account from a stored one (the parent's, for an incremental backup: items the source
+   * reports no change for stay as they were). Returns the account's live items by id, which addItem
+   * and removeItem change; callers only read it. If nothing changes, finishing the account keeps
+   * the stored trees as they are.
    */
-  openAccount(account: string, service: string, entries: Iterable<ItemEntry>): ReadonlyMap<string, ItemEntry> {
+  async openAccount(account: string, service: string, from?: StoredAccount): Promise<ReadonlyMap<string, EntrySummary>> {
     this.#throwIfFailed();
-    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
     const state = this.#account(account, service);
-    for (const entry of entries) if (!state.entries.has(entry.id)) state.entries.set(entry.id, entry);
+    if (from) {
+      if (state.entries.size > 0 || state.from) state.changed = true;
+      else state.from = from;
+      await this.#load(from, state.entries, false);
+    }
     return state.entries;
   }
 
+  /** Takes a stored account into this snapshot whole, with its cursor, without reading it. */
+  carryAccount(account: string, service: string, from: StoredAccount): void {
+    this.#throwIfFailed();
+    const key = accountKey(account, service);
+    if (this.#finished.has(key) || this.#accounts.has(key)) throw new Error(`account ${account} (${service}) is already in this snapshot`);
+    this.#finished.set(key, { account, service, trees: [...from.trees], items: from.items, bytes: from.bytes, ...(from.deltaToken === undefined ? {} : { deltaToken: from.deltaToken }) });
+  }
+
   /** Removes an item from this snapshot (it is gone from the source; older snapshots keep it). */
-  removeItem(account: string, service: string, id: string): ItemEntry | undefined {
+  removeItem(account: string, service: string, id: string): EntrySummary | undefined {
     const state = this.#account(account, service);
     const entry = state.entries.get(id);
+    if (!entry) return undefined;
     state.entries.delete(id);
+    state.reusable.set(id, entry);
+    state.changed = true;
     return entry;
+  }
+
+  /** The whole stored entry of an item of an open account. */
+  entry(account: string, service: string, id: string): ItemEntry | undefined {
+    const spilled = this.#accounts.get(accountKey(account, service))?.entries.get(id);
+    return spilled && this.#entryOf(spilled);
   }
 
   /** Writes the account's trees now and frees its entries: nothing more can be added to it. */
@@ -192,30 +234,43 @@ export class SnapshotWriter {
     if (!state) return;
     this.#accounts.delete(key);
     this.#finished.set(key, await this.#writeAccountTrees(state));
-    this.#reusable.delete(key);
   }
 
   #account(account: string, service: string): AccountState {
     const key = accountKey(account, service);
+    if (this.#finished.has(key)) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
     let state = this.#accounts.get(key);
     if (!state) {
-      state = { account, service, entries: new Map() };
+      state = { account, service, entries: new Map(), reusable: new Map(), changed: false };
       this.#accounts.set(key, state);
     }
     return state;
+  }
+
+  /** Reads, once per account, the stored versions an added item may reuse: the checkpoint's, and the parent's unless the account was opened from it. */
+  #prepare(state: AccountState): Promise<void> {
+    state.prepared ??= (async () => {
+      const fromCheckpoint = this.#storedAccount(this.#resumed, state.account, state.service);
+      if (fromCheckpoint) await this.#load(fromCheckpoint, state.reusable, true);
+      const fromParent = this.#storedAccount(this.#parent, state.account, state.service);
+      if (fromParent && state.from?.trees !== fromParent.trees) await this.#load(fromParent, state.reusable, false);
+    })();
+    return state.prepared;
   }
 
   /** Adds one item; its content is read only when it is new or changed. */
   async addItem(item: ItemInput): Promise<'added' | 'unchanged'> {
     this.#throwIfFailed();
     const { account, service, content, ...fields } = item;
-    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
     const state = this.#account(account, service);
-    const previous = (await this.#reusableFor(account, service)).get(item.id);
+    await this.#prepare(state);
+    // Any stored copy of this version will do: the live one, the checkpoint's, a removed one.
+    const stored = state.entries.get(item.id) ?? state.reusable.get(item.id);
+    const previous = stored?.version === item.version ? stored : state.reusable.get(item.id);
     let outcome: 'added' | 'unchanged';
     let entry: ItemEntry;
     if (previous && previous.version === item.version) {
-      entry = { ...fields, content: previous.content };
+      entry = { ...fields, content: this.#entryOf(previous).content };
       outcome = 'unchanged';
     } else {
       const source = await content();
@@ -237,7 +292,10 @@ export class SnapshotWriter {
       entry = { ...fields, size: item.size ?? bytes, content: blobs };
       outcome = 'added';
     }
-    state.entries.set(item.id, entry);
+    // The account may have been finished while the content was read.
+    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
+    state.entries.set(item.id, this.#spillEntry(entry));
+    state.changed = true;
     if (outcome === 'added') this.stats.itemsAdded += 1;
     else this.stats.itemsUnchanged += 1;
     await this.#maybeCheckpoint();
@@ -326,19 +384,26 @@ export class SnapshotWriter {
   }
 
   async #writeAccountTrees(state: AccountState): Promise<AccountTree> {
-    const entries = [...state.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const trees: string[] = [];
-    for (let i = 0; i < entries.length; i += TREE_ITEMS) {
-      trees.push(await this.#storeBlob('tree', Buffer.from(JSON.stringify({ items: entries.slice(i, i + TREE_ITEMS) }))));
+    const cursor = state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken };
+    const { from } = state;
+    if (from && !state.changed && state.entries.size === from.items) {
+      // Nothing changed since the stored account: its trees are this snapshot's too.
+      return { account: state.account, service: state.service, trees: [...from.trees], items: from.items, bytes: from.bytes, ...cursor };
     }
-    return {
-      account: state.account,
-      service: state.service,
-      trees,
-      items: entries.length,
-      bytes: entries.reduce((n, e) => n + e.size, 0),
-      ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }),
-    };
+    const ids = [...state.entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const trees: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < ids.length; i += TREE_ITEMS) {
+      // A tree is the entries' own JSON records, joined: nothing is parsed again.
+      const records: string[] = [];
+      for (const id of ids.slice(i, i + TREE_ITEMS)) {
+        const spilled = state.entries.get(id)!;
+        bytes += spilled.size;
+        records.push(this.#spill.read(spilled));
+      }
+      trees.push(await this.#storeBlob('tree', Buffer.from(`{"items":[${records.join(',')}]}`)));
+    }
+    return { account: state.account, service: state.service, trees, items: ids.length, bytes, ...cursor };
   }
 
   /** Writes the trees of every open account and returns the manifest entries of all accounts. */
@@ -401,6 +466,7 @@ export class SnapshotWriter {
     this.#committed = true;
     for (const id of this.#resumedFrom) await this.#deleteQuietly(`checkpoints/${id}`);
     if (this.#checkpointName) await this.#deleteQuietly(this.#checkpointName);
+    this.#spill.close();
     await this.#lock?.release();
     return manifest;
   }
@@ -408,6 +474,7 @@ export class SnapshotWriter {
   /** Gives up without committing: what was uploaded stays for a later attempt (through the checkpoint) or for prune. */
   async abort(): Promise<void> {
     await Promise.allSettled(this.#uploads);
+    this.#spill.close();
     await this.#lock?.release();
   }
 

@@ -87,14 +87,12 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
   const resumed = await writer.resumedAccount(account.id, service.name);
   if (resumed) {
     // An earlier attempt of this run finished the account and checkpointed it: take it whole.
-    writer.openAccount(account.id, service.name, resumed.entries);
-    writer.setDeltaToken(account.id, service.name, resumed.deltaToken);
-    await writer.finishAccount(account.id, service.name);
-    return { ...outcome, unchanged: resumed.entries.length, complete: true, resumed: true };
+    writer.carryAccount(account.id, service.name, resumed);
+    return { ...outcome, unchanged: resumed.items, complete: true, resumed: true };
   }
   const previous = await writer.previousAccount(account.id, service.name);
   outcome.base = previous?.deltaToken === undefined;
-  const entries = writer.openAccount(account.id, service.name, previous?.entries ?? []);
+  const entries = await writer.openAccount(account.id, service.name, previous);
   const concurrency = options.itemConcurrency ?? 16;
   const inFlight = new Set<Promise<void>>();
   const retryLater: SourceItem[] = [];

@@ -292,8 +292,5 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
 
 async function carryForward(writer: SnapshotWriter, account: string, service: string): Promise<void> {
   const previous = await writer.previousAccount(account, service);
-  if (!previous) return;
-  writer.openAccount(account, service, previous.entries);
-  if (previous.deltaToken !== undefined) writer.setDeltaToken(account, service, previous.deltaToken);
-  await writer.finishAccount(account, service);
+  if (previous) writer.carryAccount(account, service, previous);
 }

@@ -1,0 +1,23 @@
+import { readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SpillFile } from './spill.ts';
+
+describe('SpillFile', () => {
+  it('reads back every record, from the buffer and from the file, whatever its size or characters', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'spill-test-'));
+    const spill = SpillFile.open(directory);
+    // Nothing is left in the directory: the file is unlinked as soon as it is open.
+    expect(readdirSync(directory)).toEqual([]);
+    const records = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ id: `m${i}`, name: i % 7 === 0 ? 'Grüße — 日本語 ✉️' : 'x'.repeat(i % 900) }));
+    records.push('y'.repeat(2 * 1024 * 1024), 'after the big one');
+    const refs = records.map((r) => spill.append(r));
+    // Several MiB were written, so most records are read from the file, the last from the buffer.
+    expect(refs.at(-1)!.at).toBeGreaterThan(2 * 1024 * 1024);
+    for (let i = records.length - 1; i >= 0; i -= 1) expect(spill.read(refs[i]!)).toBe(records[i]);
+    spill.close();
+    expect(() => spill.read(refs[0]!)).toThrow(/closed/);
+  });
+});

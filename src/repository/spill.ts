@@ -1,0 +1,97 @@
+// Where a snapshot writer keeps the catalog entries of the accounts it has open, so that memory
+// does not grow with the size of a mailbox: each entry is appended as one JSON record to a local
+// file, and only what the run's decisions need (version, container, size, where the record is)
+// stays in memory. Trees are assembled from the records when an account is finished.
+//
+// The file is unlinked as soon as it is opened: it is gone when the writer closes it or the
+// process dies, whatever the reason. Appends go through a buffer, so most records cost no system
+// call; reading a record that is still in the buffer reads the buffer.
+import { closeSync, mkdtempSync, openSync, readSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BUFFER_BYTES = 1024 * 1024;
+
+/** Where a record is in the spill file. */
+export interface SpillRef {
+  at: number;
+  length: number;
+}
+
+export class SpillFile {
+  #fd: number | undefined;
+  readonly #buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+  /** File offset of the buffer's first byte. */
+  #bufferAt = 0;
+  #used = 0;
+
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** A new, already unlinked spill file in `directory` (default: the OS's temporary directory). */
+  static open(directory = tmpdir()): SpillFile {
+    const folder = mkdtempSync(join(directory, 'saasbackup-spill-'));
+    const path = join(folder, 'entries');
+    const fd = openSync(path, 'w+', 0o600);
+    unlinkSync(path);
+    rmdirSync(folder);
+    return new SpillFile(fd);
+  }
+
+  append(text: string): SpillRef {
+    const fd = this.#open();
+    // A UTF-8 character of one UTF-16 unit takes at most 3 bytes.
+    if (this.#used + text.length * 3 > BUFFER_BYTES) this.#flush(fd);
+    if (text.length * 3 > BUFFER_BYTES) {
+      const bytes = Buffer.from(text);
+      const at = this.#bufferAt;
+      writeAll(fd, bytes, at);
+      this.#bufferAt += bytes.length;
+      return { at, length: bytes.length };
+    }
+    const length = this.#buffer.write(text, this.#used);
+    const at = this.#bufferAt + this.#used;
+    this.#used += length;
+    return { at, length };
+  }
+
+  read(ref: SpillRef): string {
+    const fd = this.#open();
+    if (ref.at >= this.#bufferAt) {
+      const start = ref.at - this.#bufferAt;
+      return this.#buffer.toString('utf8', start, start + ref.length);
+    }
+    const bytes = Buffer.allocUnsafe(ref.length);
+    let done = 0;
+    while (done < ref.length) {
+      const n = readSync(fd, bytes, done, ref.length - done, ref.at + done);
+      if (n === 0) throw new Error(`spill file ends before the record at ${ref.at} (${ref.length} bytes)`);
+      done += n;
+    }
+    return bytes.toString('utf8');
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #flush(fd: number): void {
+    if (this.#used === 0) return;
+    writeAll(fd, this.#buffer.subarray(0, this.#used), this.#bufferAt);
+    this.#bufferAt += this.#used;
+    this.#used = 0;
+  }
+
+  #open(): number {
+    if (this.#fd === undefined) throw new Error('the spill file is closed');
+    return this.#fd;
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer, at: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
+}
