@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { IMAGE_ENV, IMAGE_NODE_FLAGS } from './tools/image-runtime.ts';
 import { runMeasured } from './tools/measure.ts';
 import { startBenchMinio, type BenchStorage } from './tools/minio.ts';
 
@@ -114,9 +115,10 @@ async function runWorker(storage: BenchStorage, workDir: string, emulator: Emula
   let last: string | undefined;
   const measured = await runMeasured({
     command: process.execPath,
-    args: [...NODE_FLAGS, RUNNER, '--connection', emulator.connectionFile, '--run', name, ...extra],
+    args: [...IMAGE_NODE_FLAGS, ...NODE_FLAGS, RUNNER, '--connection', emulator.connectionFile, '--run', name, ...extra],
     env: {
       ...process.env,
+      ...IMAGE_ENV,
       NODE_EXTRA_CA_CERTS: emulator.connection.caFile,
       BENCH_S3_ENDPOINT: storage.endpoint,
       BENCH_S3_REGION: storage.region,

@@ -3,6 +3,7 @@
 // parent "latest". The runner prints its figures as one JSON line on stdout; the wall time and the
 // GNU time figure are measured here as for restic.
 import { fileURLToPath } from 'node:url';
+import { IMAGE_ENV, IMAGE_NODE_FLAGS } from './image-runtime.ts';
 import type { BenchStorage } from './minio.ts';
 import { runMeasured } from './measure.ts';
 
@@ -53,8 +54,8 @@ async function runRunner(
   let last: string | undefined;
   const r = await runMeasured({
     command: process.execPath,
-    args: [RUNNER, ...args],
-    env: runnerEnv(target),
+    args: [...IMAGE_NODE_FLAGS, RUNNER, ...args],
+    env: { ...runnerEnv(target), ...IMAGE_ENV },
     logFile,
     timeoutMs,
     onStdoutLine: (line) => {

@@ -18,7 +18,7 @@ export const BLOB_OVERHEAD = 1 + SEAL_OVERHEAD;
 /** Blobs smaller than this are sealed together with naming, before `keep` is asked. */
 export const SEAL_EAGERLY_BELOW = 128 * 1024;
 /** Shared memory for plaintext in flight to the workers. */
-export const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_RING_BYTES = 16 * 1024 * 1024;
 
 export interface EncodedBlob {
   id: string;

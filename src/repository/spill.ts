@@ -56,19 +56,25 @@ export class SpillFile {
     return { at, length };
   }
 
-  read(ref: SpillRef): string {
+  /** Copies a record's bytes into `target` at `offset`, without decoding them. */
+  copyTo(ref: SpillRef, target: Buffer, offset: number): void {
     const fd = this.#open();
     if (ref.at >= this.#bufferAt) {
       const start = ref.at - this.#bufferAt;
-      return this.#buffer.toString('utf8', start, start + ref.length);
+      this.#buffer.copy(target, offset, start, start + ref.length);
+      return;
     }
-    const bytes = Buffer.allocUnsafe(ref.length);
     let done = 0;
     while (done < ref.length) {
-      const n = readSync(fd, bytes, done, ref.length - done, ref.at + done);
+      const n = readSync(fd, target, offset + done, ref.length - done, ref.at + done);
       if (n === 0) throw new Error(`spill file ends before the record at ${ref.at} (${ref.length} bytes)`);
       done += n;
     }
+  }
+
+  read(ref: SpillRef): string {
+    const bytes = Buffer.allocUnsafe(ref.length);
+    this.copyTo(ref, bytes, 0);
     return bytes.toString('utf8');
   }
 

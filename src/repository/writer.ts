@@ -66,6 +66,9 @@ export interface StoredAccount {
   deltaToken?: string;
 }
 
+const TREE_OPEN = Buffer.from('{"items":[');
+const TREE_CLOSE = Buffer.from(']}');
+
 const accountKey = (account: string, service: string) => `${account}\u0000${service}`;
 
 export class SnapshotWriter {
@@ -101,7 +104,7 @@ export class SnapshotWriter {
     this.#repository = repository;
     this.#options = options;
     this.#lastCheckpoint = repository.clock().getTime();
-    this.#encodeBudget = new Budget(options.encodeBudgetBytes ?? 64 * 1024 * 1024);
+    this.#encodeBudget = new Budget(options.encodeBudgetBytes ?? 24 * 1024 * 1024);
     this.#streamBudget = new Budget(options.streamsAtOnce ?? 4);
     this.#pack = this.#newPack();
     this.#spill = SpillFile.open(options.spillDirectory);
@@ -394,14 +397,18 @@ export class SnapshotWriter {
     const trees: string[] = [];
     let bytes = 0;
     for (let i = 0; i < ids.length; i += TREE_ITEMS) {
-      // A tree is the entries' own JSON records, joined: nothing is parsed again.
-      const records: string[] = [];
-      for (const id of ids.slice(i, i + TREE_ITEMS)) {
-        const spilled = state.entries.get(id)!;
-        bytes += spilled.size;
-        records.push(this.#spill.read(spilled));
-      }
-      trees.push(await this.#storeBlob('tree', Buffer.from(`{"items":[${records.join(',')}]}`)));
+      // A tree is the entries' own JSON records, copied between its brackets: nothing is parsed or decoded again.
+      const records = ids.slice(i, i + TREE_ITEMS).map((id) => state.entries.get(id)!);
+      const tree = Buffer.allocUnsafe(TREE_OPEN.length + records.reduce((n, r) => n + r.length + 1, 0) + TREE_CLOSE.length - 1);
+      let at = TREE_OPEN.copy(tree, 0);
+      records.forEach((record, k) => {
+        if (k > 0) tree[at++] = 0x2c; // ,
+        this.#spill.copyTo(record, tree, at);
+        at += record.length;
+        bytes += record.size;
+      });
+      TREE_CLOSE.copy(tree, at);
+      trees.push(await this.#storeBlob('tree', tree));
     }
     return { account: state.account, service: state.service, trees, items: ids.length, bytes, ...cursor };
   }
