@@ -32,6 +32,9 @@ export interface SaasbackupBackupResult {
   report: RunnerReport;
 }
 
+/** Extra node flags for the runner, for profiling: BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+
 function runnerEnv(target: SaasbackupTarget): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -54,7 +57,7 @@ async function runRunner(
   let last: string | undefined;
   const r = await runMeasured({
     command: process.execPath,
-    args: [...IMAGE_NODE_FLAGS, RUNNER, ...args],
+    args: [...IMAGE_NODE_FLAGS, ...NODE_FLAGS, RUNNER, ...args],
     env: { ...runnerEnv(target), ...IMAGE_ENV },
     logFile,
     timeoutMs,

@@ -43,13 +43,19 @@ export interface EntrySummary {
 
 interface Spilled extends EntrySummary, SpillRef {}
 
+/** A stored version whose content blobs an added item of the same version takes as they are. */
+interface Reusable {
+  version: string;
+  content: string[];
+}
+
 interface AccountState {
   account: string;
   service: string;
   /** The account's items in this snapshot, by id. */
   entries: Map<string, Spilled>;
   /** Other stored versions whose content may be reused: the resumed checkpoint's, removed ones, the parent's when not opened from it. */
-  reusable: Map<string, Spilled>;
+  reusable: Map<string, Reusable>;
   /** Reads what `reusable` starts with, once. */
   prepared?: Promise<void>;
   /** The stored account it was opened from: its trees are taken as they are if nothing changed. */
@@ -169,10 +175,10 @@ export class SnapshotWriter {
   }
 
   /** Reads a stored account's trees, one at a time, into the spill file. */
-  async #load(from: StoredAccount, into: Map<string, Spilled>, replace: boolean): Promise<void> {
+  async #load(from: StoredAccount, into: Map<string, Spilled>): Promise<void> {
     for (const id of from.trees) {
       for (const entry of await this.#repository.readTree(id)) {
-        if (!replace && into.has(entry.id)) continue;
+        if (into.has(entry.id)) continue;
         into.set(entry.id, this.#spillEntry(entry));
       }
     }
@@ -200,7 +206,7 @@ export class SnapshotWriter {
     if (from) {
       if (state.entries.size > 0 || state.from) state.changed = true;
       else state.from = from;
-      await this.#load(from, state.entries, false);
+      await this.#load(from, state.entries);
     }
     return state.entries;
   }
@@ -219,7 +225,8 @@ export class SnapshotWriter {
     const entry = state.entries.get(id);
     if (!entry) return undefined;
     state.entries.delete(id);
-    state.reusable.set(id, entry);
+    // A move may show as a removal before the upsert elsewhere: the content stays reusable.
+    state.reusable.set(id, { version: entry.version, content: this.#entryOf(entry).content });
     state.changed = true;
     return entry;
   }
@@ -250,13 +257,30 @@ export class SnapshotWriter {
     return state;
   }
 
+  /**
+   * Starts reading what an account's items may reuse (the parent's and the checkpoint's versions)
+   * before its first item arrives, so that a caller going through accounts in order does not wait
+   * for each one's trees. Errors surface at the account's first addItem.
+   */
+  prefetchAccount(account: string, service: string): void {
+    this.#prepare(this.#account(account, service)).catch(() => undefined);
+  }
+
   /** Reads, once per account, the stored versions an added item may reuse: the checkpoint's, and the parent's unless the account was opened from it. */
   #prepare(state: AccountState): Promise<void> {
     state.prepared ??= (async () => {
       const fromCheckpoint = this.#storedAccount(this.#resumed, state.account, state.service);
-      if (fromCheckpoint) await this.#load(fromCheckpoint, state.reusable, true);
+      // Only version and content are kept: these entries are not written again as they are.
+      const keep = async (from: StoredAccount, replace: boolean): Promise<void> => {
+        for (const id of from.trees) {
+          for (const entry of await this.#repository.readTree(id)) {
+            if (replace || !state.reusable.has(entry.id)) state.reusable.set(entry.id, { version: entry.version, content: entry.content });
+          }
+        }
+      };
+      if (fromCheckpoint) await keep(fromCheckpoint, true);
       const fromParent = this.#storedAccount(this.#parent, state.account, state.service);
-      if (fromParent && state.from?.trees !== fromParent.trees) await this.#load(fromParent, state.reusable, false);
+      if (fromParent && state.from?.trees !== fromParent.trees) await keep(fromParent, false);
     })();
     return state.prepared;
   }
@@ -267,13 +291,14 @@ export class SnapshotWriter {
     const { account, service, content, ...fields } = item;
     const state = this.#account(account, service);
     await this.#prepare(state);
-    // Any stored copy of this version will do: the live one, the checkpoint's, a removed one.
-    const stored = state.entries.get(item.id) ?? state.reusable.get(item.id);
-    const previous = stored?.version === item.version ? stored : state.reusable.get(item.id);
+    // Any stored copy of this version will do: the live one, the checkpoint's, the parent's, a removed one.
+    const live = state.entries.get(item.id);
+    const reusable = state.reusable.get(item.id);
+    const reused = live?.version === item.version ? this.#entryOf(live).content : reusable?.version === item.version ? reusable.content : undefined;
     let outcome: 'added' | 'unchanged';
     let entry: ItemEntry;
-    if (previous && previous.version === item.version) {
-      entry = { ...fields, content: this.#entryOf(previous).content };
+    if (reused) {
+      entry = { ...fields, content: reused };
       outcome = 'unchanged';
     } else {
       const source = await content();
