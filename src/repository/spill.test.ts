@@ -1,5 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,5 +18,9 @@ describe('SpillFile', () => {
     for (let i = records.length - 1; i >= 0; i -= 1) expect(spill.read(refs[i]!)).toBe(records[i]);
     spill.close();
     expect(() => spill.read(refs[0]!)).toThrow(/closed/);
+  });
+
+  it('says what to fix when the temporary directory cannot be written', () => {
+    expect(() => SpillFile.open('/nonexistent/saasbackup')).toThrow(/writable temporary directory.*TMPDIR/);
   });
 });

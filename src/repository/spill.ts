@@ -31,12 +31,20 @@ export class SpillFile {
 
   /** A new, already unlinked spill file in `directory` (default: the OS's temporary directory). */
   static open(directory = tmpdir()): SpillFile {
-    const folder = mkdtempSync(join(directory, 'saasbackup-spill-'));
-    const path = join(folder, 'entries');
-    const fd = openSync(path, 'w+', 0o600);
-    unlinkSync(path);
-    rmdirSync(folder);
-    return new SpillFile(fd);
+    try {
+      const folder = mkdtempSync(join(directory, 'saasbackup-spill-'));
+      const path = join(folder, 'entries');
+      const fd = openSync(path, 'w+', 0o600);
+      unlinkSync(path);
+      rmdirSync(folder);
+      return new SpillFile(fd);
+    } catch (error) {
+      throw new Error(
+        `cannot create the snapshot writer's spill file in ${directory} (${(error as Error).message}); ` +
+          'give the worker a writable temporary directory (an emptyDir at /tmp, or TMPDIR)',
+        { cause: error },
+      );
+    }
   }
 
   append(text: string): SpillRef {
