@@ -149,6 +149,22 @@ describe('backup worker against the emulator, into MinIO', () => {
     expect(idle.statistics.total.added.count).toBe(0);
     expect(idle.statistics.total.removed.count).toBe(0);
     expect(emulator.stats.byKind['mail.mime'] ?? 0).toBe(0);
+
+    // Messages are deleted and one mailbox's sync states expire: its folders are listed again,
+    // what they no longer hold is removed, and nothing is downloaded again.
+    const mailbox = idle.accounts.list.find((a) => a.kind === 'user')!;
+    const removals = emulator.mutate({ seed: 'worker-expired', add: 0, change: 0, move: 0, remove: 0.1, addFolders: 0, removeFolders: 0 });
+    expect(emulator.expireDeltaTokens(mailbox.address, 'mail')).toBeGreaterThan(0);
+    emulator.resetStats();
+    const resynced = await runBackup(input(emulator, repository, 'contoso-daily-202612011800'));
+    expect(resynced.outcome, resynced.message).toBe('Successful');
+    expect(resynced.statistics.services['mail']!.removed.count).toBe(removals.filter((c) => c.service === 'mail').reduce((n, c) => n + c.removed, 0));
+    expect(resynced.statistics.services['mail']!.added.count).toBe(0);
+    expect(emulator.stats.byKind['mail.mime'] ?? 0).toBe(0);
+    const now = exportedMail(emulator);
+    const resyncedMail = await snapshotHashes(repository, resynced.snapshot!, 'mail');
+    expect(resyncedMail.size).toBe(now.size);
+    for (const [id, hash] of now) expect(resyncedMail.get(id), id).toBe(hash);
     await repository.close();
   });
 
