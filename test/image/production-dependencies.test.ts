@@ -2,7 +2,7 @@
 // Dockerfile's last stage has them), run on Node 24, starts the controller and reconciles.
 // There is no container engine here, so the image itself is not built; this checks its contents.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,17 @@ afterAll(async () => {
 describe('the production layout of the image', () => {
   it('holds no development dependency', () => {
     for (const dev of ['typescript', 'vitest', 'eslint', 'node']) expect(existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
+  });
+
+  it("starts with the Dockerfile's entry point flags and environment (Node refuses unknown or misplaced V8 flags)", () => {
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(entrypoint[0]).toBe('node');
+    const flags = entrypoint.slice(1, -1);
+    expect(entrypoint.at(-1)).toBe('/app/dist/cli/main.js');
+    const env = { ...process.env, NODE_OPTIONS: /NODE_OPTIONS=(\S+)/.exec(dockerfile)![1]!, MALLOC_ARENA_MAX: /MALLOC_ARENA_MAX=(\S+)/.exec(dockerfile)![1]! };
+    const out = execFileSync(process.execPath, [...flags, path.join(app, 'dist/cli/main.js'), '--help'], { cwd: app, env, encoding: 'utf8' });
+    expect(out).toContain('Usage: saasbackup');
   });
 
   it('runs the controller from dist/ and reconciles', async () => {
