@@ -123,13 +123,13 @@ export class SnapshotWriter {
 
   static async start(repository: Repository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
     const writer = new SnapshotWriter(repository, options);
-    // A shared lock: writers never block each other, only prune waits for them.
-    writer.#lock = await acquireLock(repository, `writer ${options.policy}/${options.run}/${options.shard}`, false);
     try {
+      // A shared lock: writers never block each other, only prune waits for them.
+      writer.#lock = await acquireLock(repository, `writer ${options.policy}/${options.run}/${options.shard}`, false);
       await writer.#loadReusable();
     } catch (error) {
       writer.#spill.close();
-      await writer.#lock.release();
+      await writer.#lock?.release();
       throw error;
     }
     return writer;
@@ -174,14 +174,9 @@ export class SnapshotWriter {
     return stored?.deltaToken === undefined ? undefined : (stored as StoredAccount & { deltaToken: string });
   }
 
-  /** Reads a stored account's trees, one at a time, into the spill file. */
-  async #load(from: StoredAccount, into: Map<string, Spilled>): Promise<void> {
-    for (const id of from.trees) {
-      for (const entry of await this.#repository.readTree(id)) {
-        if (into.has(entry.id)) continue;
-        into.set(entry.id, this.#spillEntry(entry));
-      }
-    }
+  /** A stored account's entries, its trees read one at a time. */
+  async *#storedEntries(from: StoredAccount): AsyncGenerator<ItemEntry> {
+    for (const id of from.trees) yield* await this.#repository.readTree(id);
   }
 
   #spillEntry(entry: ItemEntry): Spilled {
@@ -206,7 +201,7 @@ export class SnapshotWriter {
     if (from) {
       if (state.entries.size > 0 || state.from) state.changed = true;
       else state.from = from;
-      await this.#load(from, state.entries);
+      for await (const entry of this.#storedEntries(from)) if (!state.entries.has(entry.id)) state.entries.set(entry.id, this.#spillEntry(entry));
     }
     return state.entries;
   }
@@ -231,12 +226,6 @@ export class SnapshotWriter {
     return entry;
   }
 
-  /** The whole stored entry of an item of an open account. */
-  entry(account: string, service: string, id: string): ItemEntry | undefined {
-    const spilled = this.#accounts.get(accountKey(account, service))?.entries.get(id);
-    return spilled && this.#entryOf(spilled);
-  }
-
   /** Writes the account's trees now and frees its entries: nothing more can be added to it. */
   async finishAccount(account: string, service: string): Promise<void> {
     const key = accountKey(account, service);
@@ -247,8 +236,8 @@ export class SnapshotWriter {
   }
 
   #account(account: string, service: string): AccountState {
+    this.#throwIfFinished(account, service);
     const key = accountKey(account, service);
-    if (this.#finished.has(key)) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
     let state = this.#accounts.get(key);
     if (!state) {
       state = { account, service, entries: new Map(), reusable: new Map(), changed: false };
@@ -272,10 +261,8 @@ export class SnapshotWriter {
       const fromCheckpoint = this.#storedAccount(this.#resumed, state.account, state.service);
       // Only version and content are kept: these entries are not written again as they are.
       const keep = async (from: StoredAccount, replace: boolean): Promise<void> => {
-        for (const id of from.trees) {
-          for (const entry of await this.#repository.readTree(id)) {
-            if (replace || !state.reusable.has(entry.id)) state.reusable.set(entry.id, { version: entry.version, content: entry.content });
-          }
+        for await (const entry of this.#storedEntries(from)) {
+          if (replace || !state.reusable.has(entry.id)) state.reusable.set(entry.id, { version: entry.version, content: entry.content });
         }
       };
       if (fromCheckpoint) await keep(fromCheckpoint, true);
@@ -321,7 +308,7 @@ export class SnapshotWriter {
       outcome = 'added';
     }
     // The account may have been finished while the content was read.
-    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
+    this.#throwIfFinished(account, service);
     state.entries.set(item.id, this.#spillEntry(entry));
     state.changed = true;
     if (outcome === 'added') this.stats.itemsAdded += 1;
@@ -513,6 +500,10 @@ export class SnapshotWriter {
   async #deleteQuietly(name: string): Promise<void> {
     // A checkpoint under Object Lock stays until its retention ends; prune removes it later.
     await this.#repository.storage.delete(name).catch(() => undefined);
+  }
+
+  #throwIfFinished(account: string, service: string): void {
+    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
   }
 
   #throwIfFailed(): void {
