@@ -18,11 +18,11 @@
 // Downloads use the pre-authenticated URL the listing hands out with each file: it costs no Graph
 // request (nor resource units). It lives about an hour, so an item downloaded late (a retry at the
 // end of the account) may find it expired; `/content` then redirects to a fresh one.
-import type { Change, SourceItem } from '../../provider.ts';
+import type { Change, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
-import { isResyncRequired, mapLimit } from './delta.ts';
+import { holdBack, isResyncRequired, mapLimit } from './delta.ts';
 
 interface IdentitySet {
   user?: Identity;
@@ -510,6 +510,15 @@ export function writeDriveCursor(drives: ReadonlyMap<string, StoredDrive>): stri
   const out: StoredDriveCursor['drives'] = {};
   for (const [id, { prefix, state }] of drives) out[id] = { prefix, ...state };
   return JSON.stringify({ v: 1, drives: out } satisfies StoredDriveCursor);
+}
+
+/**
+ * A drive service's run: `run` lists the changes and records in `next` each drive's state as it
+ * goes; the cursor is written from `next`, holding back the containers the engine names.
+ */
+export function driveServiceRun(cursor: string | undefined, run: (next: Map<string, StoredDrive>) => AsyncGenerator<Change>): ServiceRun {
+  const next = new Map<string, StoredDrive>();
+  return { changes: run(next), cursor: (held) => holdBack(writeDriveCursor(next), cursor, held) };
 }
 
 /** How a drive's round ended: read to the end, failed (the previous state stays), or gone (404). */

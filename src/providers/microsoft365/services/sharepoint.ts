@@ -7,9 +7,8 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { DriveReader, driveRound, readDriveCursor, writeDriveCursor } from './drive-items.ts';
+import { DriveReader, driveRound, driveServiceRun, readDriveCursor } from './drive-items.ts';
 import type { StoredDrive } from './drive-items.ts';
-import { holdBack } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 
 interface GraphLibrary {
@@ -29,8 +28,7 @@ export class SharePointService implements BackupService {
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    const next = new Map<string, StoredDrive>();
-    return { changes: this.run(account, cursor, next), cursor: (held) => holdBack(writeDriveCursor(next), cursor, held) };
+    return driveServiceRun(cursor, (next) => this.run(account, cursor, next));
   }
 
   private async *run(account: Account, cursor: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
