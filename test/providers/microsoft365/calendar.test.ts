@@ -12,7 +12,7 @@ import { calendarService, calendarWindow, CalendarService, utcDay } from '../../
 import type { Account, Change, SourceItem } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
 import { graphClient } from '../../emulators/microsoft/testing.ts';
-import { contentOf, drain, startWithSession, upserts } from './support.ts';
+import { applyChanges, contentOf, drain, heldList, ofType, startWithSession, upserts, type HeldItem } from './support.ts';
 
 interface GraphEvent {
   id: string;
@@ -32,11 +32,7 @@ interface ExportedEvent {
 }
 
 /** What the snapshot holds of one item. */
-interface Held {
-  version: string;
-  container: string;
-  path: string;
-}
+type Held = HeldItem;
 
 interface Expected extends Held {
   name: string;
@@ -124,37 +120,6 @@ async function expected(a: Account): Promise<Map<string, Expected>> {
   return out;
 }
 
-function heldOf(items: ReadonlyMap<string, Held>): [string, Held][] {
-  return [...items].map(([id, e]): [string, Held] => [id, { version: e.version, container: e.container, path: e.path }]).sort(([x], [y]) => x.localeCompare(y));
-}
-
-/** Applies changes to held items the way the engine does (backup-account.ts). */
-function apply(before: ReadonlyMap<string, Held>, changes: readonly Change[]): Map<string, Held> {
-  const items = new Map(before);
-  const resyncing = new Map<string, Set<string>>();
-  for (const c of changes) {
-    if (c.type === 'upsert') {
-      items.set(c.item.id, { version: c.item.version, container: c.item.container, path: c.item.path });
-      resyncing.get(c.item.container)?.add(c.item.id);
-    } else if (c.type === 'remove') {
-      if (items.get(c.id)?.container === c.container) items.delete(c.id);
-    } else if (c.type === 'resync') {
-      resyncing.set(c.container, new Set());
-    } else if (c.type === 'containerDone') {
-      const seen = resyncing.get(c.container);
-      if (seen) for (const [id, h] of [...items]) if (h.container === c.container && !seen.has(id)) items.delete(id);
-      resyncing.delete(c.container);
-    } else if (c.type === 'containerRemoved') {
-      for (const [id, h] of [...items]) if (h.container === c.container) items.delete(id);
-    }
-  }
-  return items;
-}
-
-function ofType<T extends Change['type']>(changes: readonly Change[], type: T): Extract<Change, { type: T }>[] {
-  return changes.filter((c): c is Extract<Change, { type: T }> => c.type === type);
-}
-
 interface Round {
   changes: Change[];
   before: Map<string, Held>;
@@ -166,9 +131,9 @@ async function incremental(a: Account, check = true): Promise<Round> {
   const before = held.get(a.id) ?? new Map<string, Held>();
   const previousCursor = cursors.get(a.id);
   const { changes, cursor } = await drain(service, a, previousCursor);
-  const after = apply(before, changes);
+  const after = applyChanges(new Map(before), changes);
   for (const item of upserts(changes).values()) types.set(item.id, item.metadata?.['type'] as string);
-  if (check) expect(heldOf(after)).toEqual(heldOf(await expected(a)));
+  if (check) expect(heldList(after)).toEqual(heldList(await expected(a)));
   cursors.set(a.id, cursor);
   held.set(a.id, after);
   return { changes, before, previousCursor };
@@ -222,7 +187,7 @@ describe('calendar backup', () => {
         expect(changes.findIndex((d) => d.type === 'containerDone' && d.container === c.item.container)).toBeGreaterThan(i);
       }
       cursors.set(a.id, cursor);
-      held.set(a.id, apply(new Map(), changes));
+      held.set(a.id, applyChanges(new Map(), changes));
       for (const item of items.values()) types.set(item.id, item.metadata?.['type'] as string);
     }
     // The generated tenant (fixed seed) has series with exceptions.
@@ -288,7 +253,7 @@ describe('calendar backup', () => {
         .map((r) => r.id)
         .sort(),
     ).toEqual([master.id, first.id, second.id, fourth.id].sort());
-    expect(heldOf(held.get(a.id) as Map<string, Held>)).toEqual(heldOf(await expected(a)));
+    expect(heldList(held.get(a.id) as Map<string, Held>)).toEqual(heldList(await expected(a)));
   });
 
   it('gives exactly the changes after the tenant changed: new, changed and deleted events, a new calendar listed from scratch', async () => {

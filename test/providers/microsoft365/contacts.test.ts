@@ -11,7 +11,7 @@ import { ContactsService, contactsService } from '../../../src/providers/microso
 import type { Account, Change, SourceItem } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
 import { graphClient } from '../../emulators/microsoft/testing.ts';
-import { contentOf, drain, startWithSession, upserts } from './support.ts';
+import { applyChanges, contentOf, drain, heldList, ofType, startWithSession, upserts, type HeldItem } from './support.ts';
 
 interface ExportedBook {
   account: string;
@@ -20,11 +20,7 @@ interface ExportedBook {
 }
 
 /** What the snapshot holds of one item. */
-interface Held {
-  version: string;
-  container: string;
-  path: string;
-}
+type Held = HeldItem;
 
 let emulator: MicrosoftEmulator;
 let session: GraphSession;
@@ -80,44 +76,13 @@ async function expected(a: Account): Promise<Map<string, Held & { name: string; 
   return out;
 }
 
-function heldOf(items: ReadonlyMap<string, Held>): [string, Held][] {
-  return [...items].map(([id, e]): [string, Held] => [id, { version: e.version, container: e.container, path: e.path }]).sort(([x], [y]) => x.localeCompare(y));
-}
-
-/** Applies changes to held items the way the engine does (backup-account.ts). */
-function apply(before: ReadonlyMap<string, Held>, changes: readonly Change[]): Map<string, Held> {
-  const items = new Map(before);
-  const resyncing = new Map<string, Set<string>>();
-  for (const c of changes) {
-    if (c.type === 'upsert') {
-      items.set(c.item.id, { version: c.item.version, container: c.item.container, path: c.item.path });
-      resyncing.get(c.item.container)?.add(c.item.id);
-    } else if (c.type === 'remove') {
-      if (items.get(c.id)?.container === c.container) items.delete(c.id);
-    } else if (c.type === 'resync') {
-      resyncing.set(c.container, new Set());
-    } else if (c.type === 'containerDone') {
-      const seen = resyncing.get(c.container);
-      if (seen) for (const [id, h] of [...items]) if (h.container === c.container && !seen.has(id)) items.delete(id);
-      resyncing.delete(c.container);
-    } else if (c.type === 'containerRemoved') {
-      for (const [id, h] of [...items]) if (h.container === c.container) items.delete(id);
-    }
-  }
-  return items;
-}
-
-function ofType<T extends Change['type']>(changes: readonly Change[], type: T): Extract<Change, { type: T }>[] {
-  return changes.filter((c): c is Extract<Change, { type: T }> => c.type === type);
-}
-
 /** Drains from the account's stored cursor; the held items it gives must equal a fresh read. */
 async function incremental(a: Account, check = true): Promise<{ changes: Change[]; before: Map<string, Held>; previousCursor: string | undefined }> {
   const before = held.get(a.id) ?? new Map<string, Held>();
   const previousCursor = cursors.get(a.id);
   const { changes, cursor } = await drain(service, a, previousCursor);
-  const after = apply(before, changes);
-  if (check) expect(heldOf(after)).toEqual(heldOf(await expected(a)));
+  const after = applyChanges(new Map(before), changes);
+  if (check) expect(heldList(after)).toEqual(heldList(await expected(a)));
   cursors.set(a.id, cursor);
   held.set(a.id, after);
   return { changes, before, previousCursor };
@@ -179,7 +144,7 @@ describe('contacts backup', () => {
         expect(changes.findIndex((d) => d.type === 'containerDone' && d.container === c.item.container)).toBeGreaterThan(i);
       }
       cursors.set(a.id, cursor);
-      held.set(a.id, apply(new Map(), changes));
+      held.set(a.id, applyChanges(new Map(), changes));
     }
     // The generated tenant (fixed seed) has folders two levels down.
     expect(nested).toBeGreaterThan(0);

@@ -87,6 +87,16 @@ export function applyChanges(held: Map<string, HeldItem>, changes: readonly Chan
   return held;
 }
 
+/** The changes of one type, typed as such. */
+export function ofType<T extends Change['type']>(changes: readonly Change[], type: T): Extract<Change, { type: T }>[] {
+  return changes.filter((c): c is Extract<Change, { type: T }> => c.type === type);
+}
+
+/** Held items as a comparable list: id, version, container and path, sorted by id. */
+export function heldList(items: ReadonlyMap<string, Pick<HeldItem, 'version' | 'container' | 'path'>>): [string, Pick<HeldItem, 'version' | 'container' | 'path'>][] {
+  return [...items].map(([id, e]): [string, Pick<HeldItem, 'version' | 'container' | 'path'>] => [id, { version: e.version, container: e.container, path: e.path }]).sort(([x], [y]) => x.localeCompare(y));
+}
+
 /** A fault-rule pattern that matches an id however the request path encodes it. */
 export function pathPattern(id: string): string {
   const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -12,7 +12,7 @@ import type { GraphChatMessage } from '../../../src/providers/microsoft365/servi
 import type { Account, BackupService, Change, SourceItem } from '../../../src/providers/provider.ts';
 import { SourceError } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
-import { contentOf, drain, sessionFor, startWithSession, upserts } from './support.ts';
+import { contentOf, drain, ofType, sessionFor, startWithSession, upserts } from './support.ts';
 
 interface ExportedMessage {
   id: string;
@@ -88,10 +88,6 @@ function conversations(): Map<string, Conversation> {
 /** Item ids of deleted roots, for telling removes apart from never-seen messages. */
 function deletedRoots(): Set<string> {
   return new Set(channels().flatMap((c) => c.messages.filter((m) => m.replyToId === null && m.deletedDateTime !== null).map((m) => `${c.id}/${m.id}`)));
-}
-
-function ofType<T extends Change['type']>(changes: readonly Change[], type: T): Extract<Change, { type: T }>[] {
-  return changes.filter((c): c is Extract<Change, { type: T }> => c.type === type);
 }
 
 function removedIds(changes: readonly Change[]): string[] {
