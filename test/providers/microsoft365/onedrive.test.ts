@@ -8,23 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphSession } from '../../../src/providers/microsoft365/graph.ts';
 import { onedriveService } from '../../../src/providers/microsoft365/services/onedrive.ts';
 import type { OneDriveService } from '../../../src/providers/microsoft365/services/onedrive.ts';
-import type { Account, Change, SourceItem } from '../../../src/providers/provider.ts';
+import type { Account, SourceItem } from '../../../src/providers/provider.ts';
 import { SourceError } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
 import type { Drive, DriveItem, IdentitySet } from '../../emulators/microsoft/services/drive/model.ts';
 import { randomContent } from '../../emulators/microsoft/tenant/content.ts';
 import type { User } from '../../emulators/microsoft/tenant/directory.ts';
-import { contentOf, drain, startWithSession, upserts } from './support.ts';
+import { applyChanges, contentOf, drain, driveHeld, graphRequests, kinds, removes, sha256, startWithSession, upserts, type DriveHeld } from './support.ts';
 
 /** An item as the snapshot would hold it after the changes are applied. */
-interface Held {
-  container: string;
-  path: string;
-  name: string;
-  version: string;
-  size: number;
-  eTag: string;
-}
+type Held = DriveHeld;
 
 let emulator: MicrosoftEmulator;
 let session: GraphSession;
@@ -92,48 +85,6 @@ function expectedOf(drive: Drive): Map<string, Held> {
   return out;
 }
 
-function heldOf(item: SourceItem): Held {
-  return { container: item.container, path: item.path, name: item.name, version: item.version, size: item.size, eTag: item.metadata?.['eTag'] as string };
-}
-
-/** Applies changes as the engine does (backup-account.ts), to a map of held items. */
-function apply(held: Map<string, Held>, changes: readonly Change[]): void {
-  const resyncing = new Map<string, Set<string>>();
-  for (const c of changes) {
-    if (c.type === 'upsert') {
-      held.set(c.item.id, heldOf(c.item));
-      resyncing.get(c.item.container)?.add(c.item.id);
-    } else if (c.type === 'remove') {
-      if (held.get(c.id)?.container === c.container) held.delete(c.id);
-    } else if (c.type === 'resync') {
-      resyncing.set(c.container, new Set());
-    } else if (c.type === 'containerDone') {
-      const seen = resyncing.get(c.container);
-      if (seen) for (const [id, h] of held) if (h.container === c.container && !seen.has(id)) held.delete(id);
-      resyncing.delete(c.container);
-    } else if (c.type === 'containerRemoved') {
-      for (const [id, h] of held) if (h.container === c.container) held.delete(id);
-    }
-  }
-}
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** Graph requests (token requests left out) since the last resetStats(). */
-function graphRequests(): Record<string, number> {
-  return Object.fromEntries(Object.entries(emulator.stats.byKind).filter(([kind]) => !kind.startsWith('identity')));
-}
-
-function kinds(changes: readonly Change[]): string[] {
-  return changes.filter((c) => c.type !== 'upsert' && c.type !== 'remove').map((c) => `${c.type}:${'container' in c ? c.container : ''}`);
-}
-
-function removes(changes: readonly Change[]): string[] {
-  return changes.flatMap((c) => (c.type === 'remove' ? [c.id] : [])).sort();
-}
-
 describe('onedrive service', () => {
   const state = new Map<string, { cursor: string; held: Map<string, Held> }>();
 
@@ -151,9 +102,9 @@ describe('onedrive service', () => {
     expect(removes(changes)).toEqual([]);
     const items = upserts(changes);
     expect(changes.filter((c) => c.type === 'upsert')).toHaveLength(expected.size);
-    expect(new Map([...items].map(([id, item]) => [id, heldOf(item)]))).toEqual(expected);
+    expect(new Map([...items].map(([id, item]) => [id, driveHeld(item)]))).toEqual(expected);
     // One lookup of the user's drive, one delta page, one permissions request per item.
-    expect(graphRequests()).toEqual({ 'drive.get': 1, 'drive.delta': 1, 'drive.permissions': expected.size });
+    expect(graphRequests(emulator)).toEqual({ 'drive.get': 1, 'drive.delta': 1, 'drive.permissions': expected.size });
 
     const exported = new Map(((emulator.export()['drive'] as { driveId: string; items: { id: string; sha256?: string }[] }[]).find((d) => d.driveId === drive.id)?.items ?? []).map((i) => [i.id, i]));
     emulator.resetStats();
@@ -164,7 +115,7 @@ describe('onedrive service', () => {
       expect(bytes.length).toBe(item.size);
     }
     // Downloads use the listing's pre-authenticated URLs: no Graph request at all.
-    expect(graphRequests()).toEqual({ 'drive.download': [...items.values()].filter((i) => i.metadata?.['kind'] === 'file').length });
+    expect(graphRequests(emulator)).toEqual({ 'drive.download': [...items.values()].filter((i) => i.metadata?.['kind'] === 'file').length });
 
     // Permissions: what Graph says about each item, one flat label per grant.
     const owner = `owner:user:${alice.mail ?? alice.userPrincipalName}`;
@@ -180,7 +131,7 @@ describe('onedrive service', () => {
     expect(item(items, 'summary.txt').metadata).toMatchObject({ kind: 'file', mimeType: 'text/plain', modifiedBy: 'Test Author' });
 
     const held = new Map<string, Held>();
-    apply(held, changes);
+    applyChanges(held, changes, driveHeld);
     state.set(alice.id, { cursor, held });
   });
 
@@ -200,7 +151,7 @@ describe('onedrive service', () => {
     expect([...items.keys()].sort()).toEqual(touched.sort());
     expect(run.changes.filter((c) => c.type === 'upsert')).toHaveLength(touched.length);
     expect(touched).toHaveLength(counts.added + counts.changed + counts.moved + counts.foldersAdded);
-    for (const [id, item] of items) expect(heldOf(item)).toEqual(after.get(id));
+    for (const [id, item] of items) expect(driveHeld(item)).toEqual(after.get(id));
     // Moved files keep their version: the engine reuses the stored content.
     const moved = [...items.values()].filter((i) => before.has(i.id) && `${before.get(i.id)?.path}/${before.get(i.id)?.name}` !== `${i.path}/${i.name}`);
     expect(moved).toHaveLength(counts.moved);
@@ -209,7 +160,7 @@ describe('onedrive service', () => {
     expect(gone).toHaveLength(counts.removed + counts.foldersRemoved);
     expect(removes(run.changes)).toEqual(gone);
 
-    apply(held, run.changes);
+    applyChanges(held, run.changes, driveHeld);
     expect(held).toEqual(after);
     state.set(alice.id, { cursor: run.cursor, held });
   });
@@ -220,7 +171,7 @@ describe('onedrive service', () => {
     emulator.resetStats();
     const run = await drain(service, accountOf(alice), cursor);
     expect(run.changes).toEqual([{ type: 'containerDone', container: drive.id }]);
-    expect(graphRequests()).toEqual({ 'drive.delta': 1 });
+    expect(graphRequests(emulator)).toEqual({ 'drive.delta': 1 });
     state.set(alice.id, { ...(state.get(alice.id) as { held: Map<string, Held> }), cursor: run.cursor });
   });
 
@@ -230,7 +181,7 @@ describe('onedrive service', () => {
     const { cursor: start, held } = state.get(alice.id) as { cursor: string; held: Map<string, Held> };
     const added = await drain(service, accountOf(alice), start);
     expect(upserts(added.changes).size).toBe(5);
-    apply(held, added.changes);
+    applyChanges(held, added.changes, driveHeld);
     const before = expectedOf(drive);
     expect(held).toEqual(before);
     drive.move(folder, drive.root, 'Quarterly reports', by, '2024-04-01T00:00:00Z');
@@ -241,7 +192,7 @@ describe('onedrive service', () => {
     expect([...items.values()].map((i) => `${i.path}/${i.name}`).sort()).toEqual(['/Quarterly reports', 'Quarterly reports/Q1', 'Quarterly reports/Q1/february.csv', 'Quarterly reports/Q1/january.csv', 'Quarterly reports/summary.txt']);
     expect(run.changes.filter((c) => c.type === 'upsert')).toHaveLength(5);
     for (const item of items.values()) {
-      expect(heldOf(item)).toEqual(after.get(item.id));
+      expect(driveHeld(item)).toEqual(after.get(item.id));
       // Only the renamed folder has a new version: what is below it keeps its own, so no content
       // is read again.
       if (item.id === folder.id) expect(item.version).not.toBe(before.get(item.id)?.version);
@@ -250,8 +201,8 @@ describe('onedrive service', () => {
     expect(removes(run.changes)).toEqual([]);
     // The delta, the children of the renamed folder and of its subfolder, and the permissions of
     // the five items.
-    expect(graphRequests()).toEqual({ 'drive.delta': 1, 'drive.children': 2, 'drive.permissions': 5 });
-    apply(held, run.changes);
+    expect(graphRequests(emulator)).toEqual({ 'drive.delta': 1, 'drive.children': 2, 'drive.permissions': 5 });
+    applyChanges(held, run.changes, driveHeld);
     expect(held).toEqual(after);
     state.set(alice.id, { cursor: run.cursor, held });
   });
@@ -264,8 +215,8 @@ describe('onedrive service', () => {
     emulator.resetStats();
     const run = await drain(service, accountOf(alice), cursor);
     expect([...upserts(run.changes).keys()]).toEqual([folder.id]);
-    expect(graphRequests()).toEqual({ 'drive.delta': 1, 'drive.permissions': 1 });
-    apply(held, run.changes);
+    expect(graphRequests(emulator)).toEqual({ 'drive.delta': 1, 'drive.permissions': 1 });
+    applyChanges(held, run.changes, driveHeld);
     expect(held).toEqual(expectedOf(drive));
     state.set(alice.id, { cursor: run.cursor, held });
   });
@@ -276,7 +227,7 @@ describe('onedrive service', () => {
     const { cursor, held } = state.get(alice.id) as { cursor: string; held: Map<string, Held> };
     const run = await drain(service, accountOf(alice), cursor);
     const item = upserts(run.changes).get(big.id) as SourceItem;
-    expect(heldOf(item)).toEqual(expectedOf(drive).get(big.id));
+    expect(driveHeld(item)).toEqual(expectedOf(drive).get(big.id));
     const content = await item.content();
     expect(Buffer.isBuffer(content)).toBe(false);
     const hash = createHash('sha256');
@@ -290,7 +241,7 @@ describe('onedrive service', () => {
     expect(bytes).toBe(big.size);
     expect(pieces).toBeGreaterThan(1);
     expect(hash.digest('hex')).toBe(drive.sha256(big));
-    apply(held, run.changes);
+    applyChanges(held, run.changes, driveHeld);
     state.set(alice.id, { cursor: run.cursor, held });
   });
 
@@ -311,14 +262,14 @@ describe('onedrive service', () => {
     // One /content request per file (its redirect leads to a fresh URL); no failure left over.
     expect(emulator.stats.byKind['drive.content']).toBe(changed.length);
     const held = (state.get(alice.id) as { held: Map<string, Held> }).held;
-    apply(held, run.changes);
+    applyChanges(held, run.changes, driveHeld);
     state.set(alice.id, { cursor: run.cursor, held });
   });
 
   it('resyncs only the drive whose delta token expired', async () => {
     const bobFirst = await drain(service, accountOf(bob));
     const bobHeld = new Map<string, Held>();
-    apply(bobHeld, bobFirst.changes);
+    applyChanges(bobHeld, bobFirst.changes, driveHeld);
     expect(bobHeld).toEqual(expectedOf(driveOf(bob)));
     const drive = driveOf(alice);
     expect(emulator.expireDeltaTokens(alice.id, 'drive', drive.id)).toBe(1);
@@ -329,7 +280,7 @@ describe('onedrive service', () => {
     expect(upserts(run.changes).size).toBe(expected.size);
     // Versions did not change: a resync costs listings and permissions, not downloads.
     for (const [id, item] of upserts(run.changes)) expect(item.version).toBe(held.get(id)?.version);
-    apply(held, run.changes);
+    applyChanges(held, run.changes, driveHeld);
     expect(held).toEqual(expected);
     state.set(alice.id, { cursor: run.cursor, held });
     // The other user's drive is incremental as before.
@@ -352,14 +303,14 @@ describe('onedrive service', () => {
       const bobState = state.get(bob.id) as { cursor: string; held: Map<string, Held> };
       const bobRun = await drain(service, accountOf(bob), bobState.cursor);
       expect(kinds(bobRun.changes)).toEqual([`containerDone:${driveOf(bob).id}`]);
-      apply(bobState.held, bobRun.changes);
+      applyChanges(bobState.held, bobRun.changes, driveHeld);
       expect(bobState.held).toEqual(expectedOf(driveOf(bob)));
     } finally {
       emulator.faults.clear();
     }
     const run = await drain(service, accountOf(alice), cursor);
     expect(kinds(run.changes)).toEqual([`containerDone:${drive.id}`]);
-    apply(held, run.changes);
+    applyChanges(held, run.changes, driveHeld);
     expect(held).toEqual(expectedOf(drive));
     state.set(alice.id, { cursor: run.cursor, held });
   });
@@ -369,7 +320,7 @@ describe('onedrive service', () => {
     const run = await drain(service, accountOf(nobody));
     expect(run.changes).toEqual([]);
     expect(JSON.parse(run.cursor)).toEqual({ v: 1, drives: {} });
-    expect(graphRequests()).toEqual({ 'drive.get': 1 });
+    expect(graphRequests(emulator)).toEqual({ 'drive.get': 1 });
     const again = await drain(service, accountOf(nobody), run.cursor);
     expect(again.changes).toEqual([]);
   });

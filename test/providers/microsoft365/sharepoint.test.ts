@@ -4,27 +4,19 @@
 // how libraries come and go. The emulator gives every site one library; the tests of a site with
 // several (one failing, one removed, one renamed) list two of the emulator's real drives as the
 // libraries of one site, through a session whose `/sites/{id}/drives` answer the test decides.
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverTenant } from '../../../src/providers/microsoft365/discovery.ts';
 import { GraphSession } from '../../../src/providers/microsoft365/graph.ts';
 import type { GraphPage } from '../../../src/providers/microsoft365/graph.ts';
 import { SharePointService, sharepointService } from '../../../src/providers/microsoft365/services/sharepoint.ts';
-import type { Account, Change, SourceItem } from '../../../src/providers/provider.ts';
+import type { Account } from '../../../src/providers/provider.ts';
 import { SourceError } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
 import type { Site } from '../../emulators/microsoft/services/drive/index.ts';
 import type { Drive, DriveItem } from '../../emulators/microsoft/services/drive/model.ts';
-import { authFor, contentOf, drain, FAST_RETRY, startWithSession, upserts } from './support.ts';
+import { applyChanges, authFor, contentOf, drain, driveHeld, FAST_RETRY, graphRequests, kinds, removes, sha256, startWithSession, upserts, type DriveHeld } from './support.ts';
 
-interface Held {
-  container: string;
-  path: string;
-  name: string;
-  version: string;
-  size: number;
-  eTag: string;
-}
+type Held = DriveHeld;
 
 interface Library {
   id: string;
@@ -104,47 +96,6 @@ function union(...maps: Map<string, Held>[]): Map<string, Held> {
   return new Map(maps.flatMap((m) => [...m]));
 }
 
-function heldOf(item: SourceItem): Held {
-  return { container: item.container, path: item.path, name: item.name, version: item.version, size: item.size, eTag: item.metadata?.['eTag'] as string };
-}
-
-/** Applies changes as the engine does (backup-account.ts), to a map of held items. */
-function apply(held: Map<string, Held>, changes: readonly Change[]): void {
-  const resyncing = new Map<string, Set<string>>();
-  for (const c of changes) {
-    if (c.type === 'upsert') {
-      held.set(c.item.id, heldOf(c.item));
-      resyncing.get(c.item.container)?.add(c.item.id);
-    } else if (c.type === 'remove') {
-      if (held.get(c.id)?.container === c.container) held.delete(c.id);
-    } else if (c.type === 'resync') {
-      resyncing.set(c.container, new Set());
-    } else if (c.type === 'containerDone') {
-      const seen = resyncing.get(c.container);
-      if (seen) for (const [id, h] of held) if (h.container === c.container && !seen.has(id)) held.delete(id);
-      resyncing.delete(c.container);
-    } else if (c.type === 'containerRemoved') {
-      for (const [id, h] of held) if (h.container === c.container) held.delete(id);
-    }
-  }
-}
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function graphRequests(): Record<string, number> {
-  return Object.fromEntries(Object.entries(emulator.stats.byKind).filter(([kind]) => !kind.startsWith('identity')));
-}
-
-function kinds(changes: readonly Change[]): string[] {
-  return changes.filter((c) => c.type !== 'upsert' && c.type !== 'remove').map((c) => `${c.type}:${'container' in c ? c.container : ''}`);
-}
-
-function removes(changes: readonly Change[]): string[] {
-  return changes.flatMap((c) => (c.type === 'remove' ? [c.id] : [])).sort();
-}
-
 function escaped(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -170,9 +121,9 @@ describe('sharepoint service', () => {
       expect(removes(changes)).toEqual([]);
       const items = upserts(changes);
       expect(changes.filter((c) => c.type === 'upsert')).toHaveLength(expected.size);
-      expect(new Map([...items].map(([id, item]) => [id, heldOf(item)]))).toEqual(expected);
+      expect(new Map([...items].map(([id, item]) => [id, driveHeld(item)]))).toEqual(expected);
       // The libraries, one delta page, one permissions request per item.
-      expect(graphRequests()).toEqual({ 'drive.list': 1, 'drive.delta': 1, 'drive.permissions': expected.size });
+      expect(graphRequests(emulator)).toEqual({ 'drive.list': 1, 'drive.delta': 1, 'drive.permissions': expected.size });
       for (const item of items.values()) {
         const bytes = await contentOf(item);
         expect(bytes.length).toBe(item.size);
@@ -185,7 +136,7 @@ describe('sharepoint service', () => {
       expect(granted.some((g) => /^write:user:.+@/.test(g))).toBe(true);
       expect(cursorDrives(cursor)[site.drive.id]?.prefix).toBe('Documents');
       const held = new Map<string, Held>();
-      apply(held, changes);
+      applyChanges(held, changes, driveHeld);
       state.set(site.id, { cursor, held });
     }
   });
@@ -205,14 +156,14 @@ describe('sharepoint service', () => {
     expect([...items.keys()].sort()).toEqual(touched);
     expect(run.changes.filter((c) => c.type === 'upsert')).toHaveLength(touched.length);
     expect(touched).toHaveLength(counts.added + counts.changed + counts.moved + counts.foldersAdded);
-    for (const [id, item] of items) expect(heldOf(item)).toEqual(after.get(id));
+    for (const [id, item] of items) expect(driveHeld(item)).toEqual(after.get(id));
     const moved = [...items.values()].filter((i) => before.has(i.id) && `${before.get(i.id)?.path}/${before.get(i.id)?.name}` !== `${i.path}/${i.name}`);
     expect(moved).toHaveLength(counts.moved);
     for (const item of moved) expect(item.version).toBe(before.get(item.id)?.version);
     const gone = [...before.keys()].filter((id) => !after.has(id)).sort();
     expect(gone).toHaveLength(counts.removed + counts.foldersRemoved);
     expect(removes(run.changes)).toEqual(gone);
-    apply(held, run.changes);
+    applyChanges(held, run.changes, driveHeld);
     expect(held).toEqual(after);
     state.set(teamA.id, { cursor: run.cursor, held });
   });
@@ -222,7 +173,7 @@ describe('sharepoint service', () => {
     emulator.resetStats();
     const run = await drain(service, accountOf(teamA), cursor);
     expect(run.changes).toEqual([{ type: 'containerDone', container: teamA.drive.id }]);
-    expect(graphRequests()).toEqual({ 'drive.list': 1, 'drive.delta': 1 });
+    expect(graphRequests(emulator)).toEqual({ 'drive.list': 1, 'drive.delta': 1 });
     state.set(teamA.id, { ...(state.get(teamA.id) as { held: Map<string, Held> }), cursor: run.cursor });
   });
 
@@ -236,11 +187,11 @@ describe('sharepoint service', () => {
     const expectedA = expectedOf(teamA.drive, 'Documents');
     expect(upserts(runA.changes).size).toBe(expectedA.size);
     for (const [id, item] of upserts(runA.changes)) expect(item.version).toBe(a.held.get(id)?.version);
-    apply(a.held, runA.changes);
+    applyChanges(a.held, runA.changes, driveHeld);
     expect(a.held).toEqual(expectedA);
     const runB = await drain(service, accountOf(teamB), b.cursor);
     expect(kinds(runB.changes)).toEqual([`containerDone:${teamB.drive.id}`]);
-    apply(b.held, runB.changes);
+    applyChanges(b.held, runB.changes, driveHeld);
     expect(b.held).toEqual(expectedOf(teamB.drive, 'Documents'));
     state.set(teamA.id, { cursor: runA.cursor, held: a.held });
     state.set(teamB.id, { cursor: runB.cursor, held: b.held });
@@ -290,7 +241,7 @@ describe('sharepoint service', () => {
     it('backs up both, each under its own name', async () => {
       const run = await drain(twoLibraries, accountOf(teamB));
       expect(kinds(run.changes)).toEqual([`containerDone:${documents().id}`, `containerDone:${archive().id}`]);
-      apply(held, run.changes);
+      applyChanges(held, run.changes, driveHeld);
       expect(held).toEqual(union(expectedOf(documents(), 'Documents'), expectedOf(archive(), 'Archive')));
       expect(Object.keys(cursorDrives(run.cursor)).sort()).toEqual([documents().id, archive().id].sort());
       cursor = run.cursor;
@@ -306,7 +257,7 @@ describe('sharepoint service', () => {
         expect(kinds(run.changes)).toEqual([`containerDone:${documents().id}`, `containerFailed:${archive().id}`]);
         expect(run.changes.find((c) => c.type === 'containerFailed')).toEqual({ type: 'containerFailed', container: archive().id, path: 'Archive', issue: expect.objectContaining({ source: 'graph', code: 'accessDenied' }) });
         expect(run.changes.filter((c) => c.type === 'upsert' || c.type === 'remove').every((c) => (c.type === 'upsert' ? c.item.container : c.container) === documents().id)).toBe(true);
-        apply(held, run.changes);
+        applyChanges(held, run.changes, driveHeld);
         // Documents is up to date; Archive is as it was.
         expect(new Map([...held].filter(([, h]) => h.container === documents().id))).toEqual(expectedOf(documents(), 'Documents'));
         const drives = cursorDrives(run.cursor);
@@ -320,7 +271,7 @@ describe('sharepoint service', () => {
       const next = await drain(twoLibraries, accountOf(teamB), failedCursor);
       expect(kinds(next.changes)).toEqual([`containerDone:${documents().id}`, `containerDone:${archive().id}`]);
       expect(next.changes.filter((c) => c.type === 'upsert').every((c) => c.type === 'upsert' && c.item.container === archive().id)).toBe(true);
-      apply(held, next.changes);
+      applyChanges(held, next.changes, driveHeld);
       expect(held).toEqual(union(expectedOf(documents(), 'Documents'), expectedOf(archive(), 'Archive')));
       cursor = next.cursor;
     });
@@ -336,11 +287,11 @@ describe('sharepoint service', () => {
       const items = upserts(run.changes);
       expect(items.size).toBe(expected.size);
       for (const [id, item] of items) {
-        expect(heldOf(item)).toEqual(expected.get(id));
+        expect(driveHeld(item)).toEqual(expected.get(id));
         expect(item.version).toBe(held.get(id)?.version);
       }
       expect(run.changes.find((c) => c.type === 'resync')).toMatchObject({ reason: 'ContainerMoved' });
-      apply(held, run.changes);
+      applyChanges(held, run.changes, driveHeld);
       expect(held).toEqual(union(expectedOf(documents(), 'Documents'), expected));
       expect(cursorDrives(run.cursor)[archive().id]?.prefix).toBe('Records');
       cursor = run.cursor;
@@ -353,7 +304,7 @@ describe('sharepoint service', () => {
         { type: 'containerRemoved', container: archive().id },
         { type: 'containerDone', container: documents().id },
       ]);
-      apply(held, run.changes);
+      applyChanges(held, run.changes, driveHeld);
       expect(held).toEqual(expectedOf(documents(), 'Documents'));
       expect(Object.keys(cursorDrives(run.cursor))).toEqual([documents().id]);
     });

@@ -1,6 +1,7 @@
 // Test support for the Microsoft 365 provider: an emulator in-process and the worker's own Graph
 // session (msal-node, the Graph client, our governor) pointed at it through the Connector's
 // endpoint overrides, with a fast retry policy so fault tests do not wait for production backoff.
+import { createHash } from 'node:crypto';
 import { MicrosoftAuth } from '../../../src/providers/microsoft365/auth.ts';
 import { GraphSession } from '../../../src/providers/microsoft365/graph.ts';
 import type { GraphSessionOptions } from '../../../src/providers/microsoft365/graph.ts';
@@ -62,16 +63,33 @@ export interface HeldItem {
   name: string;
 }
 
+function heldItem(item: SourceItem): HeldItem {
+  return { container: item.container, version: item.version, path: item.path, name: item.name };
+}
+
+/** What a drive test holds of an item: also its size and eTag. */
+export interface DriveHeld extends HeldItem {
+  size: number;
+  eTag: string;
+}
+
+export function driveHeld(item: SourceItem): DriveHeld {
+  return { container: item.container, path: item.path, name: item.name, version: item.version, size: item.size, eTag: item.metadata?.['eTag'] as string };
+}
+
 /**
  * Applies changes to a model of the stored items with the engine's rules (backup-account.ts): a
  * remove touches an item only in the container that reports it, a resync followed by
  * containerDone drops what the listing did not name, a removed container takes its items along.
  */
-export function applyChanges(held: Map<string, HeldItem>, changes: readonly Change[]): Map<string, HeldItem> {
+export function applyChanges(held: Map<string, HeldItem>, changes: readonly Change[]): Map<string, HeldItem>;
+/** The same, holding what `toHeld` takes of each upserted item. */
+export function applyChanges<H extends { container: string }>(held: Map<string, H>, changes: readonly Change[], toHeld: (item: SourceItem) => H): Map<string, H>;
+export function applyChanges(held: Map<string, { container: string }>, changes: readonly Change[], toHeld: (item: SourceItem) => { container: string } = heldItem): Map<string, { container: string }> {
   const resyncing = new Map<string, Set<string>>();
   for (const c of changes) {
     if (c.type === 'upsert') {
-      held.set(c.item.id, { container: c.item.container, version: c.item.version, path: c.item.path, name: c.item.name });
+      held.set(c.item.id, toHeld(c.item));
       resyncing.get(c.item.container)?.add(c.item.id);
     } else if (c.type === 'remove') {
       if (held.get(c.id)?.container === c.container) held.delete(c.id);
@@ -95,6 +113,25 @@ export function ofType<T extends Change['type']>(changes: readonly Change[], typ
 /** Held items as a comparable list: id, version, container and path, sorted by id. */
 export function heldList(items: ReadonlyMap<string, Pick<HeldItem, 'version' | 'container' | 'path'>>): [string, Pick<HeldItem, 'version' | 'container' | 'path'>][] {
   return [...items].map(([id, e]): [string, Pick<HeldItem, 'version' | 'container' | 'path'>] => [id, { version: e.version, container: e.container, path: e.path }]).sort(([x], [y]) => x.localeCompare(y));
+}
+
+/** Graph requests (token requests left out) since the emulator's last resetStats(). */
+export function graphRequests(emulator: MicrosoftEmulator): Record<string, number> {
+  return Object.fromEntries(Object.entries(emulator.stats.byKind).filter(([kind]) => !kind.startsWith('identity')));
+}
+
+/** The changes other than upserts and removes, as `type:container`. */
+export function kinds(changes: readonly Change[]): string[] {
+  return changes.filter((c) => c.type !== 'upsert' && c.type !== 'remove').map((c) => `${c.type}:${'container' in c ? c.container : ''}`);
+}
+
+/** The ids of removes, sorted. */
+export function removes(changes: readonly Change[]): string[] {
+  return changes.flatMap((c) => (c.type === 'remove' ? [c.id] : [])).sort();
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /** A fault-rule pattern that matches an id however the request path encodes it. */
