@@ -10,7 +10,7 @@ import { MicrosoftProvider } from '../../src/providers/microsoft365/provider.ts'
 import { Repository } from '../../src/repository/repository.ts';
 import { FileStorage } from '../../src/repository/storage/file.ts';
 import { runBackup, type BackupRunResult } from '../../src/worker/backup-run.ts';
-import { startEmulator } from '../emulators/microsoft/testing.ts';
+import { connectionOf, startEmulator } from '../emulators/microsoft/testing.ts';
 
 const KEY = 'demo repository key: keep it secret in real life';
 const SERVICES = ['mail', 'calendar', 'contacts', 'onedrive', 'sharepoint', 'teams'];
@@ -40,12 +40,7 @@ async function main(): Promise<void> {
   console.log('Starting the Microsoft 365 emulator (Entra ID + Graph over HTTPS on 127.0.0.1)...');
   const emulator = await startEmulator({ tenant: { seed: 'demo', users: 4, sharedMailboxes: 1, groups: 2, sites: 1, teams: 1, items: { mail: 60, events: 12, contacts: 15, files: 20, siteFiles: 10, channelMessages: 6 } } });
   const c = emulator.connection;
-  const provider = new MicrosoftProvider({
-    tenantId: c.tenantId,
-    clientId: c.clientId,
-    credential: { clientSecret: c.clientSecret },
-    endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl },
-  });
+  const provider = new MicrosoftProvider(connectionOf(emulator));
   const services = SERVICES.filter((s) => provider.services.has(s));
   console.log(`Tenant ${c.tenantId} at ${c.graphBaseUrl}; services: ${services.join(', ')}`);
   const repository = await Repository.init(new FileStorage(dir), { key: KEY });

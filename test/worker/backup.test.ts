@@ -17,7 +17,7 @@ import { S3Storage } from '../../src/repository/storage/s3.ts';
 import { readAccountRecords } from '../../src/worker/account-records.ts';
 import { runBackup, type BackupRunInput } from '../../src/worker/backup-run.ts';
 import type { MicrosoftEmulator, MicrosoftEmulatorOptions } from '../emulators/microsoft/index.ts';
-import { startEmulator } from '../emulators/microsoft/testing.ts';
+import { connectionOf, startEmulator } from '../emulators/microsoft/testing.ts';
 import { sharedMinio } from '../envtest/context.ts';
 import { FAST_RETRY, pathPattern } from '../providers/microsoft365/support.ts';
 
@@ -39,15 +39,12 @@ async function newRepository(): Promise<{ repository: Repository; prefix: string
   return { repository: await Repository.init(s3(prefix), { key: KEY }), prefix };
 }
 
+function providerOptions(emulator: MicrosoftEmulator) {
+  return { ...connectionOf(emulator), retry: FAST_RETRY };
+}
+
 function providerFor(emulator: MicrosoftEmulator): MicrosoftProvider {
-  const c = emulator.connection;
-  return new MicrosoftProvider({
-    tenantId: c.tenantId,
-    clientId: c.clientId,
-    credential: { clientSecret: c.clientSecret },
-    endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl },
-    retry: FAST_RETRY,
-  });
+  return new MicrosoftProvider(providerOptions(emulator));
 }
 
 const ALL_SERVICES = ['mail', 'calendar', 'contacts', 'onedrive', 'sharepoint', 'teams'];
@@ -257,10 +254,6 @@ describe('backup worker against the emulator, into MinIO', () => {
   });
 });
 
-function providerOptions(emulator: MicrosoftEmulator) {
-  const c = emulator.connection;
-  return { tenantId: c.tenantId, clientId: c.clientId, credential: { clientSecret: c.clientSecret }, endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl }, retry: FAST_RETRY };
-}
 
 describe('saasbackup worker backup (the command a Job runs)', () => {
   let emulator: MicrosoftEmulator;

@@ -17,6 +17,17 @@ export async function startEmulator(options: MicrosoftEmulatorOptions = {}): Pro
   return emulator;
 }
 
+/** The app registration and endpoints of an emulator, as a Connector gives them to the provider. */
+export function connectionOf(emulator: MicrosoftEmulator) {
+  const c = emulator.connection;
+  return {
+    tenantId: c.tenantId,
+    clientId: c.clientId,
+    credential: { clientSecret: c.clientSecret },
+    endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl },
+  };
+}
+
 type Credential = { clientSecret: string } | { clientCertificate: { thumbprintSha256: string; privateKey: string; x5c?: string } };
 
 /** A confidential client for the emulator's tenant (a secret by default). */

@@ -8,7 +8,7 @@ import { checkMicrosoftConnector } from '../../../src/providers/microsoft365/che
 import { ALL_APPLICATION_PERMISSIONS } from '../../emulators/microsoft/tenant/directory.ts';
 import { createClientCertificate } from '../../emulators/shared/tls.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
-import { startEmulator } from '../../emulators/microsoft/testing.ts';
+import { connectionOf, startEmulator } from '../../emulators/microsoft/testing.ts';
 
 let emulator: MicrosoftEmulator;
 
@@ -21,13 +21,7 @@ afterAll(async () => {
 });
 
 function auth(credential?: MicrosoftCredential, tenantId?: string): MicrosoftAuth {
-  const c = emulator.connection;
-  return new MicrosoftAuth({
-    tenantId: tenantId ?? c.tenantId,
-    clientId: c.clientId,
-    credential: credential ?? { clientSecret: c.clientSecret },
-    endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl },
-  });
+  return new MicrosoftAuth({ ...connectionOf(emulator), ...(tenantId === undefined ? {} : { tenantId }), ...(credential === undefined ? {} : { credential }) });
 }
 
 describe('Microsoft 365 connector checks', () => {

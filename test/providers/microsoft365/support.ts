@@ -8,18 +8,12 @@ import type { GraphSessionOptions } from '../../../src/providers/microsoft365/gr
 import type { RetryPolicy } from '../../../src/providers/http/retry.ts';
 import type { Account, BackupService, Change, SourceItem } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator, MicrosoftEmulatorOptions } from '../../emulators/microsoft/index.ts';
-import { startEmulator } from '../../emulators/microsoft/testing.ts';
+import { connectionOf, startEmulator } from '../../emulators/microsoft/testing.ts';
 
 export const FAST_RETRY: RetryPolicy = { maxAttempts: 4, baseMs: 20, capMs: 200, maxRetryAfterMs: 2_000 };
 
 export function authFor(emulator: MicrosoftEmulator): MicrosoftAuth {
-  const c = emulator.connection;
-  return new MicrosoftAuth({
-    tenantId: c.tenantId,
-    clientId: c.clientId,
-    credential: { clientSecret: c.clientSecret },
-    endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl },
-  });
+  return new MicrosoftAuth(connectionOf(emulator));
 }
 
 export function sessionFor(emulator: MicrosoftEmulator, options: GraphSessionOptions = {}): GraphSession {
