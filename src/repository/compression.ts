@@ -17,6 +17,12 @@ const LEVEL = 1;
 const PARAMS = { [zlib.constants.ZSTD_c_compressionLevel]: LEVEL };
 /** From this size compression runs on the thread pool. */
 const ASYNC_FROM_BYTES = 1024 * 1024;
+/**
+ * Compressed bodies smaller than this (mail, trees, index files) decompress synchronously: the
+ * async API's stream machinery costs the main thread more than decompressing them (a tree of
+ * 2,000 entries took 0.3 ms of zstd and 2 ms of stream). Larger ones go to the thread pool.
+ */
+export const SYNC_DECOMPRESS_BELOW = 256 * 1024;
 /** Below this size compression rarely pays for its frame. */
 const MIN_COMPRESS_BYTES = 128;
 
@@ -49,7 +55,8 @@ export async function decodeBlob(encoded: Buffer, what: string): Promise<Buffer>
   if (codec === RAW) return encoded.subarray(1);
   if (codec === ZSTD) {
     try {
-      return await zstdDecompress(encoded.subarray(1));
+      const body = encoded.subarray(1);
+      return body.length < SYNC_DECOMPRESS_BELOW ? zlib.zstdDecompressSync(body) : await zstdDecompress(body);
     } catch (error) {
       throw new RepositoryError('Corrupt', `${what} is damaged: it does not decompress (${(error as Error).message})`);
     }

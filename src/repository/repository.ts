@@ -45,6 +45,14 @@ function parseJson<T>(buffer: Buffer, what: string): T {
   }
 }
 
+/** The sealed bytes of every index file not in `known`, fetched at once. */
+async function fetchIndexFiles(storage: Storage, known: ReadonlySet<string>): Promise<Map<string, Buffer>> {
+  const names: string[] = [];
+  for await (const object of storage.list('index/')) if (!known.has(object.name)) names.push(object.name);
+  const bodies = await Promise.all(names.map((name) => storage.get(name)));
+  return new Map(names.map((name, i) => [name, bodies[i]!]));
+}
+
 export class Repository {
   readonly storage: Storage;
   readonly config: RepositoryConfig;
@@ -98,6 +106,9 @@ export class Repository {
       }
       throw error;
     });
+    // The index files are fetched while the key is derived (scrypt takes a good tenth of a second).
+    const indexFiles = fetchIndexFiles(storage, new Set());
+    indexFiles.catch(() => undefined);
     let key: MasterKey | undefined;
     for await (const object of storage.list('keys/')) {
       const file = parseJson<KeyFile>(await storage.get(object.name), object.name);
@@ -112,7 +123,7 @@ export class Repository {
     }
     const config = parseJson<RepositoryConfig>(open(key.encryption, configObject, 'config'), 'config');
     const repository = new Repository(storage, key, config, options);
-    await repository.loadIndex();
+    await repository.#addIndexFiles(await indexFiles);
     return repository;
   }
 
@@ -125,19 +136,19 @@ export class Repository {
    * found from their own headers, so every intact blob stays reachable.
    */
   async loadIndex(): Promise<void> {
-    const names: string[] = [];
-    for await (const object of this.storage.list('index/')) if (!this.index.files.has(object.name)) names.push(object.name);
+    await this.#addIndexFiles(await fetchIndexFiles(this.storage, new Set(this.index.files.keys())));
+  }
+
+  async #addIndexFiles(fetched: Map<string, Buffer>): Promise<void> {
     const files = new Map<string, IndexFileContent>();
-    await Promise.all(
-      names.map(async (name) => {
-        try {
-          files.set(name, await decodeIndex(this.#key.encryption, await this.storage.get(name), name));
-        } catch (error) {
-          if (!isRepositoryError(error, 'Corrupt')) throw error;
-          this.damagedIndexes.set(name, error.message);
-        }
-      }),
-    );
+    for (const [name, sealed] of fetched) {
+      try {
+        files.set(name, await decodeIndex(this.#key.encryption, sealed, name));
+      } catch (error) {
+        if (!isRepositoryError(error, 'Corrupt')) throw error;
+        this.damagedIndexes.set(name, error.message);
+      }
+    }
     const superseded = new Set([...files.values()].flatMap((file) => file.supersedes));
     for (const [name, file] of files) if (!superseded.has(name)) this.index.addFile(name, file.packs);
     for (const name of superseded) this.damagedIndexes.delete(name);
@@ -224,7 +235,13 @@ export class Repository {
 
   /** The catalog entries of one tree blob. */
   async readTree(id: string): Promise<ItemEntry[]> {
-    return parseJson<{ items: ItemEntry[] }>(await this.readBlob(id), `tree ${id}`).items;
+    return (await this.readTreeBlob(id)).items;
+  }
+
+  /** A tree blob's entries and the plaintext they were decoded from (the writer copies records from it). */
+  async readTreeBlob(id: string): Promise<{ bytes: Buffer; items: ItemEntry[] }> {
+    const bytes = await this.readBlob(id);
+    return { bytes, items: parseJson<{ items: ItemEntry[] }>(bytes, `tree ${id}`).items };
   }
 
   /** Every item of a snapshot (optionally one account), with where it belongs; reads trees only. */
