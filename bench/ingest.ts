@@ -414,7 +414,11 @@ export async function runIngest(o: IngestOptions): Promise<number> {
       saasbackup: o.tools.includes('saasbackup')
         ? {
             ...gitDescribe(),
-            settings: `bench/ingest/saasbackup-runner.ts: Repository.open + snapshotWriter({ parent: 'latest' }), ${o.concurrency} addItem calls in flight, content read with fs.readFile (streamed in 1 MiB pieces above 16 MiB), repository defaults (FastCDC 512 KiB/1 MiB/8 MiB, zstd level 3, 16 MiB packs, 2 uploads in flight)`,
+            settings:
+              `bench/ingest/saasbackup-runner.ts: Repository.open + snapshotWriter({ parent: 'latest' }); each account opened from the parent (openAccount), ` +
+              `files whose size, mtime and folder are those stored kept without a call, new or changed ones added with ${o.concurrency} addItem calls in flight, ` +
+              'vanished ones removed, each account finished when its last item is stored; content read with fs.readFile (streamed in 1 MiB pieces above 1 MiB); ' +
+              'repository defaults (FastCDC 512 KiB/1 MiB/8 MiB, zstd level 1, 16 MiB packs, 2 uploads in flight)',
             concurrency: o.concurrency,
           }
         : null,

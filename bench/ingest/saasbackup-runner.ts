@@ -2,21 +2,26 @@
 // process so that its peak RSS is its own:
 //
 //   node bench/ingest/saasbackup-runner.ts init
-//   node bench/ingest/saasbackup-runner.ts backup --dir <corpus> --service mail|onedrive --run <name> [--concurrency 16] [--encoder-threads N]
+//   node bench/ingest/saasbackup-runner.ts backup --dir <corpus> --service mail|onedrive --run <name> [--parent latest|<id>] [--concurrency 16] [--encoder-threads N]
 //
 // Storage and key come from the environment (BENCH_S3_ENDPOINT, BENCH_S3_BUCKET, BENCH_S3_PREFIX,
-// BENCH_S3_ACCESS_KEY, BENCH_S3_SECRET_KEY, BENCH_REPOSITORY_KEY). `backup` walks the corpus and
-// adds every file as an item (account = top-level directory, path = the folders below it, id and
-// name = the file name, version = `${size}-${mtimeMs}`) to a snapshot of policy "bench", shard 0,
-// with the newest snapshot as parent, `--concurrency` addItem calls in flight; content is read
-// with fs.readFile, or streamed (1 MiB pieces) above 1 MiB. Its last stdout line
-// is the report: {"items", "bytesIn", "seconds", "peakRssBytes", "cpu", "snapshot"}.
-import { createReadStream, statSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+// BENCH_S3_ACCESS_KEY, BENCH_S3_SECRET_KEY, BENCH_REPOSITORY_KEY). `backup` backs the corpus up the
+// way the workers back up a source that lists everything each run (a resync): account by account
+// (account = top-level directory), each opened from the parent snapshot (the newest, or
+// `--parent <id>` to time one incremental run again); a file whose version (`${size}-${mtimeMs}`)
+// and folder are those stored is kept as it is, a new or changed one is added (id and name = the
+// file name, container and path = the folders below the account), with `--concurrency` addItem
+// calls in flight across accounts; what the walk no longer finds is removed, and each account is
+// finished as soon as its last item is stored. Content is read with fs.readFile, or streamed
+// (1 MiB pieces) above 1 MiB. Its last stdout line is the report: {"items", "bytesIn", "seconds",
+// "peakRssBytes", "cpu", "outcome", "snapshot"}.
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Repository } from '../../src/repository/repository.ts';
 import { S3Storage } from '../../src/repository/storage/s3.ts';
+import type { EntrySummary } from '../../src/repository/writer.ts';
 
 const MiB = 1024 * 1024;
 /** Items larger than this are handed to the writer as a stream rather than a Buffer. */
@@ -37,33 +42,22 @@ function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-async function* walkDir(root: string, account: string, rel: string): AsyncGenerator<FileItem> {
+/**
+ * An account's files, folder by folder. Synchronous: the corpus is in the page cache, and 50,000
+ * stat promises cost the main thread more than the system calls themselves (restic's walker, too,
+ * makes one lstat per file).
+ */
+function* walkAccount(root: string, account: string, rel = ''): Generator<FileItem> {
   const dir = rel === '' ? join(root, account) : join(root, account, rel);
-  const entries = (await readdir(dir, { withFileTypes: true })).sort(byName);
-  const files = entries.filter((e) => e.isFile());
-  // Synchronous stat: a directory's files are in the page cache, and 50,000 stat promises cost
-  // the main thread more than the system calls themselves (as restic's walker, one lstat each).
-  const stats = files.map((e) => statSync(join(dir, e.name)));
-  for (let i = 0; i < files.length; i++) {
-    const e = files[i];
-    const s = stats[i];
-    if (e === undefined || s === undefined) continue;
-    yield { account, path: rel, name: e.name, abs: join(dir, e.name), size: s.size, mtimeMs: s.mtimeMs };
+  const entries = readdirSync(dir, { withFileTypes: true }).sort(byName);
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const abs = join(dir, e.name);
+    const s = statSync(abs);
+    yield { account, path: rel, name: e.name, abs, size: s.size, mtimeMs: s.mtimeMs };
   }
   for (const e of entries) {
-    if (e.isDirectory()) yield* walkDir(root, account, rel === '' ? e.name : `${rel}/${e.name}`);
-  }
-}
-
-/** Every file, account by account; `starting` is told the next few accounts ahead of their files. */
-async function* walk(root: string, starting: (account: string) => void): AsyncGenerator<FileItem> {
-  const accounts = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).sort(byName);
-  const AHEAD = 4;
-  accounts.slice(0, AHEAD).forEach((a) => starting(a.name));
-  for (const [i, a] of accounts.entries()) {
-    const next = accounts[i + AHEAD];
-    if (next) starting(next.name);
-    yield* walkDir(root, a.name, '');
+    if (e.isDirectory()) yield* walkAccount(root, account, rel === '' ? e.name : `${rel}/${e.name}`);
   }
 }
 
@@ -91,40 +85,92 @@ async function init(): Promise<void> {
   console.log(JSON.stringify({ init: true, seconds: (performance.now() - started) / 1000 }));
 }
 
-async function backup(options: { dir: string; service: string; run: string; concurrency: number; encoderThreads: number | undefined }): Promise<void> {
+/** Accounts whose parent trees are read ahead of the walk. */
+const OPEN_AHEAD = 4;
+
+async function backup(options: { dir: string; service: string; run: string; parent: string; concurrency: number; encoderThreads: number | undefined }): Promise<void> {
   const started = performance.now();
+  const { service } = options;
   const repo = await Repository.open(storage(), {
     key: env('BENCH_REPOSITORY_KEY'),
     ...(options.encoderThreads === undefined ? {} : { encoderThreads: options.encoderThreads }),
   });
-  const writer = await repo.snapshotWriter({ policy: 'bench', run: options.run, shard: 0, parent: 'latest' });
+  const writer = await repo.snapshotWriter({ policy: 'bench', run: options.run, shard: 0, parent: options.parent });
   let items = 0;
   let bytesIn = 0;
-  // The parent's trees of the next accounts are read while this one's files are stored.
-  const files = walk(options.dir, (account) => writer.prefetchAccount(account, options.service));
-  // Async generators queue concurrent next() calls, so the workers share one walk.
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const next = await files.next();
-      if (next.done === true) return;
-      const f = next.value;
+  // kept: as stored, without asking the writer; unchanged: added again with content already stored.
+  const outcome = { added: 0, unchanged: 0, kept: 0, removed: 0 };
+  const accounts = readdirSync(options.dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .sort(byName)
+    .map((e) => e.name);
+  const opening = new Map<string, Promise<ReadonlyMap<string, EntrySummary>>>();
+  const open = (account: string) => {
+    let entries = opening.get(account);
+    if (entries === undefined) {
+      entries = writer.previousAccount(account, service).then((previous) => writer.openAccount(account, service, previous));
+      entries.catch(() => undefined); // awaited below, in order
+      opening.set(account, entries);
+    }
+    return entries;
+  };
+  const inFlight = new Set<Promise<void>>();
+  const finishing: Promise<void>[] = [];
+  for (const [i, account] of accounts.entries()) {
+    accounts.slice(i, i + 1 + OPEN_AHEAD).forEach(open);
+    const entries = await open(account);
+    opening.delete(account);
+    const seen = new Set<string>();
+    const mine = new Set<Promise<void>>();
+    for (const f of walkAccount(options.dir, account)) {
       items++;
       bytesIn += f.size;
-      await writer.addItem({
-        account: f.account,
-        service: options.service,
-        id: f.name,
-        version: `${f.size}-${f.mtimeMs}`,
-        path: f.path,
-        name: f.name,
-        size: f.size,
-        modified: new Date(f.mtimeMs).toISOString(),
-        // Small items whole; large ones streamed in 1 MiB pieces, so memory stays bounded.
-        content: async () => (f.size <= STREAM_ABOVE ? readFile(f.abs) : createReadStream(f.abs, { highWaterMark: MiB })),
-      });
+      seen.add(f.name);
+      const version = `${f.size}-${f.mtimeMs}`;
+      const stored = entries.get(f.name);
+      if (stored?.version === version && stored.container === f.path) {
+        outcome.kept++;
+        continue;
+      }
+      while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
+      const task = writer
+        .addItem({
+          account,
+          service,
+          id: f.name,
+          version,
+          container: f.path,
+          path: f.path,
+          name: f.name,
+          size: f.size,
+          modified: new Date(f.mtimeMs).toISOString(),
+          // Small items whole; large ones streamed in 1 MiB pieces, so memory stays bounded.
+          content: async () => (f.size <= STREAM_ABOVE ? readFile(f.abs) : createReadStream(f.abs, { highWaterMark: MiB })),
+        })
+        .then((result) => {
+          outcome[result]++;
+        })
+        .finally(() => {
+          inFlight.delete(task);
+          mine.delete(task);
+        });
+      inFlight.add(task);
+      mine.add(task);
     }
-  };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+    // The walk goes on with the next account while this one's last items are stored.
+    finishing.push(
+      (async () => {
+        await Promise.all(mine);
+        for (const id of [...entries.keys()]) {
+          if (seen.has(id)) continue;
+          writer.removeItem(account, service, id);
+          outcome.removed++;
+        }
+        await writer.finishAccount(account, service);
+      })(),
+    );
+  }
+  await Promise.all(finishing);
   const snapshot = await writer.commit();
   await repo.close();
   const seconds = (performance.now() - started) / 1000;
@@ -134,7 +180,7 @@ async function backup(options: { dir: string; service: string; run: string; conc
   const main = process.threadCpuUsage();
   const all = process.cpuUsage();
   const cpu = { mainThreadSeconds: (main.user + main.system) / 1e6, processSeconds: (all.user + all.system) / 1e6 };
-  console.log(JSON.stringify({ items, bytesIn, seconds, peakRssBytes, cpu, snapshot: { id: snapshot.id, stats: snapshot.stats } }));
+  console.log(JSON.stringify({ items, bytesIn, seconds, peakRssBytes, cpu, outcome, snapshot: { id: snapshot.id, stats: snapshot.stats } }));
 }
 
 async function main(): Promise<void> {
@@ -144,6 +190,7 @@ async function main(): Promise<void> {
       dir: { type: 'string' },
       service: { type: 'string', default: 'mail' },
       run: { type: 'string', default: 'first' },
+      parent: { type: 'string', default: 'latest' },
       concurrency: { type: 'string', default: '16' },
       'encoder-threads': { type: 'string' },
     },
@@ -159,9 +206,9 @@ async function main(): Promise<void> {
     if (encoderThreads !== undefined && !(Number.isInteger(encoderThreads) && encoderThreads >= 0)) {
       throw new Error(`--encoder-threads must be a non-negative integer, got ${threadsArg}`);
     }
-    return backup({ dir: values.dir, service: values.service, run: values.run, concurrency, encoderThreads });
+    return backup({ dir: values.dir, service: values.service, run: values.run, parent: values.parent, concurrency, encoderThreads });
   }
-  throw new Error(`usage: saasbackup-runner.ts init | backup --dir <dir> --service mail|onedrive --run <name> [--concurrency N] [--encoder-threads N]`);
+  throw new Error(`usage: saasbackup-runner.ts init | backup --dir <dir> --service mail|onedrive --run <name> [--parent latest|<id>] [--concurrency N] [--encoder-threads N]`);
 }
 
 main().then(

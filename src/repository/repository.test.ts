@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isRepositoryError } from './errors.ts';
-import type { ItemInput } from './model.ts';
+import { TREE_ITEMS, type ItemInput } from './model.ts';
 import { Repository } from './repository.ts';
 import { MemoryStorage } from './testing/memory-storage.ts';
 
@@ -173,6 +173,41 @@ describe('repository', () => {
     const unchanged = await third.commit();
     expect(unchanged.accounts).toEqual([{ ...snapshot.accounts[0], deltaToken: 'token-3' }]);
     expect(unchanged.stats.blobsAdded).toBe(0);
+  });
+
+  it('copies the stored entries of a changed account as they are: a tree without a change is the same tree', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY });
+    const account = 'big@contoso.com';
+    // Three trees' worth; names with the characters a tree's JSON has to escape.
+    const count = 2 * TREE_ITEMS + 10;
+    const id = (i: number) => `m${String(i).padStart(5, '0')}`;
+    const first = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
+    for (let i = 0; i < count; i++) {
+      await first.addItem({ ...mail(account, id(i), `body ${i % 50}`), name: `Re: "quoted" {${i}} \\ ✉️`, metadata: { labels: ['a', `b${i}`] } });
+    }
+    const parent = await first.commit();
+    const [parentTrees] = parent.accounts.map((a) => a.trees);
+    expect(parentTrees).toHaveLength(3);
+
+    const second = await repository.snapshotWriter({ policy: 'p', run: 'r2', shard: 0, parent: 'latest' });
+    await second.openAccount(account, 'mail', await second.previousAccount(account, 'mail'));
+    // One change in the last tree only: a new version of the last item, and one removal there.
+    await second.addItem(mail(account, id(count - 1), 'a new body', 'v2'));
+    second.removeItem(account, 'mail', id(count - 2));
+    await second.finishAccount(account, 'mail');
+    const snapshot = await second.commit();
+    const trees = snapshot.accounts[0]!.trees;
+    expect(trees.slice(0, 2)).toEqual(parentTrees!.slice(0, 2));
+    expect(trees[2]).not.toBe(parentTrees![2]);
+    // Only the changed tree and the new content were stored.
+    expect(snapshot.stats.blobsAdded).toBe(2);
+    const items = await allItems(repository, snapshot.id);
+    expect(items).toHaveLength(count - 1);
+    const before = await allItems(repository, parent.id);
+    expect(items.slice(0, count - 2)).toEqual(before.slice(0, count - 2));
+    expect(items.at(-1)).toMatchObject({ id: id(count - 1), version: 'v2', name: `Subject ${id(count - 1)}` });
+    expect((await repository.readContent(items.at(-1)!)).toString()).toBe('a new body');
   });
 
   it('hands a resumed run the accounts its killed attempt had finished, with their cursors', async () => {

@@ -20,6 +20,24 @@ describe('SpillFile', () => {
     expect(() => spill.read(refs[0]!)).toThrow(/closed/);
   });
 
+  it('keeps blocks of bytes as they are, and copies a range that runs from the file into the buffer', () => {
+    const spill = SpillFile.open();
+    const small = Buffer.from('{"a":1},{"b":"é"}');
+    const big = Buffer.alloc(3 * 1024 * 1024, 0x61);
+    const atSmall = spill.appendBytes(small);
+    const atBig = spill.appendBytes(big);
+    const tail = spill.append('tail');
+    expect(atBig).toBe(atSmall + small.length);
+    expect(tail.at).toBe(atBig + big.length);
+    expect(spill.read({ at: atSmall + 8, length: small.length - 8 })).toBe('{"b":"é"}');
+    // The last byte of the big block is in the file, "tail" still in the buffer: one range over both.
+    const across = Buffer.alloc(1 + 4);
+    spill.copyTo({ at: tail.at - 1, length: 5 }, across, 0);
+    expect(across.toString()).toBe('atail');
+    expect(spill.read({ at: atBig, length: big.length })).toBe(big.toString());
+    spill.close();
+  });
+
   it('says what to fix when the temporary directory cannot be written', () => {
     expect(() => SpillFile.open('/nonexistent/saasbackup')).toThrow(/writable temporary directory.*TMPDIR/);
   });

@@ -64,6 +64,21 @@ export class SpillFile {
     return { at, length };
   }
 
+  /** Appends bytes as they are (several records at once, for instance); returns where they start. */
+  appendBytes(bytes: Uint8Array): number {
+    const fd = this.#open();
+    if (this.#used + bytes.length > BUFFER_BYTES) this.#flush(fd);
+    const at = this.#bufferAt + this.#used;
+    if (bytes.length > BUFFER_BYTES) {
+      writeAll(fd, bytes, at);
+      this.#bufferAt += bytes.length;
+    } else {
+      this.#buffer.set(bytes, this.#used);
+      this.#used += bytes.length;
+    }
+    return at;
+  }
+
   /** Copies a record's bytes into `target` at `offset`, without decoding them. */
   copyTo(ref: SpillRef, target: Buffer, offset: number): void {
     const fd = this.#open();
@@ -72,12 +87,15 @@ export class SpillFile {
       this.#buffer.copy(target, offset, start, start + ref.length);
       return;
     }
+    // From the file, up to where the buffer starts (a range may continue in the buffer).
+    const fromFile = Math.min(ref.length, this.#bufferAt - ref.at);
     let done = 0;
-    while (done < ref.length) {
-      const n = readSync(fd, target, offset + done, ref.length - done, ref.at + done);
+    while (done < fromFile) {
+      const n = readSync(fd, target, offset + done, fromFile - done, ref.at + done);
       if (n === 0) throw new Error(`spill file ends before the record at ${ref.at} (${ref.length} bytes)`);
       done += n;
     }
+    if (fromFile < ref.length) this.#buffer.copy(target, offset + fromFile, 0, ref.length - fromFile);
   }
 
   read(ref: SpillRef): string {
@@ -105,7 +123,7 @@ export class SpillFile {
   }
 }
 
-function writeAll(fd: number, bytes: Buffer, at: number): void {
+function writeAll(fd: number, bytes: Uint8Array, at: number): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
 }

@@ -11,6 +11,7 @@ import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType } from './pack.
 import { acquireLock, type HeldLock } from './locks.ts';
 import type { Repository } from './repository.ts';
 import { SpillFile, type SpillRef } from './spill.ts';
+import { recordSpans } from './tree-records.ts';
 
 export interface SnapshotWriterOptions {
   policy: string;
@@ -70,6 +71,10 @@ export interface StoredAccount {
   items: number;
   bytes: number;
   deltaToken?: string;
+}
+
+function summary(entry: ItemEntry, ref: SpillRef): Spilled {
+  return { version: entry.version, ...(entry.container === undefined ? {} : { container: entry.container }), size: entry.size, at: ref.at, length: ref.length };
 }
 
 const TREE_OPEN = Buffer.from('{"items":[');
@@ -180,8 +185,28 @@ export class SnapshotWriter {
   }
 
   #spillEntry(entry: ItemEntry): Spilled {
-    const ref = this.#spill.append(JSON.stringify(entry));
-    return { version: entry.version, ...(entry.container === undefined ? {} : { container: entry.container }), size: entry.size, at: ref.at, length: ref.length };
+    return summary(entry, this.#spill.append(JSON.stringify(entry)));
+  }
+
+  /**
+   * Spills a stored account's entries as its trees have them: each tree's bytes go into the spill
+   * file in one piece and each entry points at its record there, so no entry is encoded again.
+   * Entries already in `entries` stay.
+   */
+  async #spillStored(entries: Map<string, Spilled>, from: StoredAccount): Promise<void> {
+    for (const id of from.trees) {
+      const { bytes, items } = await this.#repository.readTreeBlob(id);
+      const spans = recordSpans(bytes);
+      if (spans?.starts.length !== items.length) {
+        // Not the writer's own layout (or not one it knows): encode the entries one by one.
+        for (const entry of items) if (!entries.has(entry.id)) entries.set(entry.id, this.#spillEntry(entry));
+        continue;
+      }
+      const base = this.#spill.appendBytes(bytes);
+      items.forEach((entry, i) => {
+        if (!entries.has(entry.id)) entries.set(entry.id, summary(entry, { at: base + spans.starts[i]!, length: spans.lengths[i]! }));
+      });
+    }
   }
 
   /** The whole entry of a stored item, as its tree will hold it. */
@@ -201,7 +226,7 @@ export class SnapshotWriter {
     if (from) {
       if (state.entries.size > 0 || state.from) state.changed = true;
       else state.from = from;
-      for await (const entry of this.#storedEntries(from)) if (!state.entries.has(entry.id)) state.entries.set(entry.id, this.#spillEntry(entry));
+      await this.#spillStored(state.entries, from);
     }
     return state.entries;
   }
@@ -413,12 +438,18 @@ export class SnapshotWriter {
       const records = ids.slice(i, i + TREE_ITEMS).map((id) => state.entries.get(id)!);
       const tree = Buffer.allocUnsafe(TREE_OPEN.length + records.reduce((n, r) => n + r.length + 1, 0) + TREE_CLOSE.length - 1);
       let at = TREE_OPEN.copy(tree, 0);
-      records.forEach((record, k) => {
+      for (let k = 0; k < records.length; ) {
+        // Records that follow each other in the spill file one comma apart came from one stored
+        // tree in this order (appended records have no gap, trees end in "]}"): one copy, commas included.
+        let last = k;
+        while (last + 1 < records.length && records[last + 1]!.at === records[last]!.at + records[last]!.length + 1) last++;
         if (k > 0) tree[at++] = 0x2c; // ,
-        this.#spill.copyTo(record, tree, at);
-        at += record.length;
-        bytes += record.size;
-      });
+        const first = records[k]!;
+        const length = records[last]!.at + records[last]!.length - first.at;
+        this.#spill.copyTo({ at: first.at, length }, tree, at);
+        at += length;
+        for (; k <= last; k++) bytes += records[k]!.size;
+      }
       TREE_CLOSE.copy(tree, at);
       trees.push(await this.#storeBlob('tree', tree));
     }
