@@ -417,7 +417,7 @@ export async function runIngest(o: IngestOptions): Promise<number> {
             settings:
               `bench/ingest/saasbackup-runner.ts: Repository.open + snapshotWriter({ parent: 'latest' }); each account opened from the parent (openAccount), ` +
               `files whose size, mtime and folder are those stored kept without a call, new or changed ones added with ${o.concurrency} addItem calls in flight, ` +
-              'vanished ones removed, each account finished when its last item is stored; content read with fs.readFile (streamed in 1 MiB pieces above 1 MiB); ' +
+              'vanished ones removed, each account finished when its last item is stored; content read whole in one read (streamed in 1 MiB pieces above 1 MiB); ' +
               'repository defaults (FastCDC 512 KiB/1 MiB/8 MiB, zstd level 1, 16 MiB packs, 2 uploads in flight)',
             concurrency: o.concurrency,
           }
