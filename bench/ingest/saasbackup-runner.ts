@@ -112,7 +112,7 @@ async function backup(options: { dir: string; service: string; run: string; pare
     key: env('BENCH_REPOSITORY_KEY'),
     ...(options.encoderThreads === undefined ? {} : { encoderThreads: options.encoderThreads }),
   });
-  const writer = await repo.snapshotWriter({ policy: 'bench', run: options.run, shard: 0, parent: options.parent, ...(process.env['X_UPLOADS'] ? { uploads: Number(process.env['X_UPLOADS']) } : {}) });
+  const writer = await repo.snapshotWriter({ policy: 'bench', run: options.run, shard: 0, parent: options.parent });
   let items = 0;
   let bytesIn = 0;
   // kept: as stored, without asking the writer; unchanged: added again with content already stored.
