@@ -22,7 +22,7 @@ const ASYNC_FROM_BYTES = 1024 * 1024;
  * async API's stream machinery costs the main thread more than decompressing them (a tree of
  * 2,000 entries took 0.3 ms of zstd and 2 ms of stream). Larger ones go to the thread pool.
  */
-export const SYNC_DECOMPRESS_BELOW = 256 * 1024;
+const SYNC_DECOMPRESS_BELOW = 256 * 1024;
 /** Below this size compression rarely pays for its frame. */
 const MIN_COMPRESS_BYTES = 128;
 
@@ -50,13 +50,17 @@ export async function encodeBlob(plaintext: Buffer): Promise<Buffer> {
   return Buffer.concat([Buffer.of(codec), body]);
 }
 
+/** zstd-decompresses `body`: synchronously when small, on the thread pool otherwise. */
+export async function zstdDecompressBody(body: Buffer): Promise<Buffer> {
+  return body.length < SYNC_DECOMPRESS_BELOW ? zlib.zstdDecompressSync(body) : await zstdDecompress(body);
+}
+
 export async function decodeBlob(encoded: Buffer, what: string): Promise<Buffer> {
   const codec = encoded[0];
   if (codec === RAW) return encoded.subarray(1);
   if (codec === ZSTD) {
     try {
-      const body = encoded.subarray(1);
-      return body.length < SYNC_DECOMPRESS_BELOW ? zlib.zstdDecompressSync(body) : await zstdDecompress(body);
+      return await zstdDecompressBody(encoded.subarray(1));
     } catch (error) {
       throw new RepositoryError('Corrupt', `${what} is damaged: it does not decompress (${(error as Error).message})`);
     }

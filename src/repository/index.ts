@@ -3,13 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { SYNC_DECOMPRESS_BELOW } from './compression.ts';
+import { zstdDecompressBody } from './compression.ts';
 import { open, seal } from './crypto.ts';
 import { RepositoryError } from './errors.ts';
 import type { BlobType, PackedBlob } from './pack.ts';
 
 const compress = promisify(zlib.zstdCompress);
-const decompress = promisify(zlib.zstdDecompress);
 
 export interface PackEntry {
   id: string;
@@ -40,8 +39,7 @@ export async function encodeIndex(encryptionKey: Buffer, packs: readonly PackEnt
 export async function decodeIndex(encryptionKey: Buffer, sealed: Buffer, what: string): Promise<IndexFileContent> {
   const plaintext = open(encryptionKey, sealed, what);
   try {
-    const json = plaintext.length < SYNC_DECOMPRESS_BELOW ? zlib.zstdDecompressSync(plaintext) : await decompress(plaintext);
-    const parsed = JSON.parse(json.toString('utf8')) as { packs: EncodedPack[]; supersedes?: string[] };
+    const parsed = JSON.parse((await zstdDecompressBody(plaintext)).toString('utf8')) as { packs: EncodedPack[]; supersedes?: string[] };
     return {
       packs: parsed.packs.map(([id, size, blobs]) => ({ id, size, blobs: blobs.map(([bid, type, offset, length]) => ({ id: bid, type, offset, length })) })),
       supersedes: parsed.supersedes ?? [],

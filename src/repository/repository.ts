@@ -141,14 +141,16 @@ export class Repository {
 
   async #addIndexFiles(fetched: Map<string, Buffer>): Promise<void> {
     const files = new Map<string, IndexFileContent>();
-    for (const [name, sealed] of fetched) {
-      try {
-        files.set(name, await decodeIndex(this.#key.encryption, sealed, name));
-      } catch (error) {
-        if (!isRepositoryError(error, 'Corrupt')) throw error;
-        this.damagedIndexes.set(name, error.message);
-      }
-    }
+    await Promise.all(
+      [...fetched].map(async ([name, sealed]) => {
+        try {
+          files.set(name, await decodeIndex(this.#key.encryption, sealed, name));
+        } catch (error) {
+          if (!isRepositoryError(error, 'Corrupt')) throw error;
+          this.damagedIndexes.set(name, error.message);
+        }
+      }),
+    );
     const superseded = new Set([...files.values()].flatMap((file) => file.supersedes));
     for (const [name, file] of files) if (!superseded.has(name)) this.index.addFile(name, file.packs);
     for (const name of superseded) this.damagedIndexes.delete(name);
