@@ -53,10 +53,7 @@ export class SpillFile {
     if (this.#used + text.length * 3 > BUFFER_BYTES) this.#flush(fd);
     if (text.length * 3 > BUFFER_BYTES) {
       const bytes = Buffer.from(text);
-      const at = this.#bufferAt;
-      writeAll(fd, bytes, at);
-      this.#bufferAt += bytes.length;
-      return { at, length: bytes.length };
+      return { at: this.appendBytes(bytes), length: bytes.length };
     }
     const length = this.#buffer.write(text, this.#used);
     const at = this.#bufferAt + this.#used;
