@@ -73,6 +73,11 @@ export interface StoredAccount {
   deltaToken?: string;
 }
 
+/** The manifest entry of a stored account taken as it is, with `deltaToken` as its cursor. */
+function storedTree(account: string, service: string, from: StoredAccount, deltaToken: string | undefined): AccountTree {
+  return { account, service, trees: [...from.trees], items: from.items, bytes: from.bytes, ...(deltaToken === undefined ? {} : { deltaToken }) };
+}
+
 function summary(entry: ItemEntry, ref: SpillRef): Spilled {
   return { version: entry.version, ...(entry.container === undefined ? {} : { container: entry.container }), size: entry.size, at: ref.at, length: ref.length };
 }
@@ -236,7 +241,7 @@ export class SnapshotWriter {
     this.#throwIfFailed();
     const key = accountKey(account, service);
     if (this.#finished.has(key) || this.#accounts.has(key)) throw new Error(`account ${account} (${service}) is already in this snapshot`);
-    this.#finished.set(key, { account, service, trees: [...from.trees], items: from.items, bytes: from.bytes, ...(from.deltaToken === undefined ? {} : { deltaToken: from.deltaToken }) });
+    this.#finished.set(key, storedTree(account, service, from, from.deltaToken));
   }
 
   /** Removes an item from this snapshot (it is gone from the source; older snapshots keep it). */
@@ -269,15 +274,6 @@ export class SnapshotWriter {
       this.#accounts.set(key, state);
     }
     return state;
-  }
-
-  /**
-   * Starts reading what an account's items may reuse (the parent's and the checkpoint's versions)
-   * before its first item arrives, so that a caller going through accounts in order does not wait
-   * for each one's trees. Errors surface at the account's first addItem.
-   */
-  prefetchAccount(account: string, service: string): void {
-    this.#prepare(this.#account(account, service)).catch(() => undefined);
   }
 
   /** Reads, once per account, the stored versions an added item may reuse: the checkpoint's, and the parent's unless the account was opened from it. */
@@ -424,11 +420,10 @@ export class SnapshotWriter {
   }
 
   async #writeAccountTrees(state: AccountState): Promise<AccountTree> {
-    const cursor = state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken };
     const { from } = state;
     if (from && !state.changed && state.entries.size === from.items) {
       // Nothing changed since the stored account: its trees are this snapshot's too.
-      return { account: state.account, service: state.service, trees: [...from.trees], items: from.items, bytes: from.bytes, ...cursor };
+      return storedTree(state.account, state.service, from, state.deltaToken);
     }
     const ids = [...state.entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const trees: string[] = [];
@@ -453,7 +448,7 @@ export class SnapshotWriter {
       TREE_CLOSE.copy(tree, at);
       trees.push(await this.#storeBlob('tree', tree));
     }
-    return { account: state.account, service: state.service, trees, items: ids.length, bytes, ...cursor };
+    return { account: state.account, service: state.service, trees, items: ids.length, bytes, ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }) };
   }
 
   /** Writes the trees of every open account and returns the manifest entries of all accounts. */
