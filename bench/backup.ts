@@ -21,15 +21,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { IMAGE_ENV, IMAGE_NODE_FLAGS } from './tools/image-runtime.ts';
+import { BENCH_NODE_FLAGS, IMAGE_ENV, IMAGE_NODE_FLAGS } from './tools/image-runtime.ts';
 import { runMeasured } from './tools/measure.ts';
 import { startBenchMinio, type BenchStorage } from './tools/minio.ts';
 
 const EMULATOR_CLI = fileURLToPath(new URL('../test/emulators/cli.ts', import.meta.url));
 const RUNNER = fileURLToPath(new URL('./backup/worker-runner.ts', import.meta.url));
 const KEY = 'bench-password';
-/** Extra node flags for the worker and the emulator, for profiling: BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
-const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 
 export interface BackupBenchOptions {
   out: string;
@@ -72,7 +70,7 @@ interface EmulatorStats {
 }
 
 async function startEmulatorProcess(workDir: string, name: string, args: string[]): Promise<Emulator> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, EMULATOR_CLI, 'microsoft', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...BENCH_NODE_FLAGS, EMULATOR_CLI, 'microsoft', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const first = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.once('line', resolve);
@@ -115,7 +113,7 @@ async function runWorker(storage: BenchStorage, workDir: string, emulator: Emula
   let last: string | undefined;
   const measured = await runMeasured({
     command: process.execPath,
-    args: [...IMAGE_NODE_FLAGS, ...NODE_FLAGS, RUNNER, '--connection', emulator.connectionFile, '--run', name, ...extra],
+    args: [...IMAGE_NODE_FLAGS, ...BENCH_NODE_FLAGS, RUNNER, '--connection', emulator.connectionFile, '--run', name, ...extra],
     env: {
       ...process.env,
       ...IMAGE_ENV,

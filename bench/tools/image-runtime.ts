@@ -9,8 +9,8 @@
 // the worker's base backup about 1.5x faster. 64 MiB left twice as many collections; 128 MiB cost
 // the worker 35 MiB more peak RSS.
 // --max-semi-space-size=8: V8 sizes the young generation by the heap limit, up to 128 MiB on a
-// large machine; 8 MiB semi-spaces save about 100 MiB of RSS. (Before the flag above, 8 cost the
-// main thread CPU: more promotion meant even more of the marking described there.)
+// large machine; 16 MiB semi-spaces saved about 80 MiB of RSS and 8 MiB another 15-30 MiB. (Before
+// the flag above, 8 cost the main thread CPU: more promotion meant even more of that marking.)
 // --heap-growing-percent=20: the old generation grows in 20% steps between full collections
 // instead of up to 4x, so garbage from many accounts in flight is collected sooner (about 40 MiB
 // on the throttled bench, CPU within noise). --optimize-for-size saved more but cost 35% CPU.
@@ -18,3 +18,6 @@
 // thread and libuv's pool then keep freed memory each in their own, about 40 MiB more RSS.
 export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=20', '--initial-old-space-size=96'];
 export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2' };
+
+/** Extra node flags for the processes a benchmark runs, for profiling: BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+export const BENCH_NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);

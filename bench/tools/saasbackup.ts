@@ -3,7 +3,7 @@
 // parent "latest". The runner prints its figures as one JSON line on stdout; the wall time and the
 // GNU time figure are measured here as for restic.
 import { fileURLToPath } from 'node:url';
-import { IMAGE_ENV, IMAGE_NODE_FLAGS } from './image-runtime.ts';
+import { BENCH_NODE_FLAGS, IMAGE_ENV, IMAGE_NODE_FLAGS } from './image-runtime.ts';
 import type { BenchStorage } from './minio.ts';
 import { runMeasured } from './measure.ts';
 
@@ -32,9 +32,6 @@ export interface SaasbackupBackupResult {
   report: RunnerReport;
 }
 
-/** Extra node flags for the runner, for profiling: BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
-const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-
 function runnerEnv(target: SaasbackupTarget): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -57,7 +54,7 @@ async function runRunner(
   let last: string | undefined;
   const r = await runMeasured({
     command: process.execPath,
-    args: [...IMAGE_NODE_FLAGS, ...NODE_FLAGS, RUNNER, ...args],
+    args: [...IMAGE_NODE_FLAGS, ...BENCH_NODE_FLAGS, RUNNER, ...args],
     env: { ...runnerEnv(target), ...IMAGE_ENV },
     logFile,
     timeoutMs,
