@@ -70,7 +70,9 @@ interface EmulatorStats {
 }
 
 async function startEmulatorProcess(workDir: string, name: string, args: string[]): Promise<Emulator> {
-  const child = spawn(process.execPath, [...BENCH_NODE_FLAGS, EMULATOR_CLI, 'microsoft', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...BENCH_NODE_FLAGS, EMULATOR_CLI, 'microsoft', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const first = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.once('line', resolve);
@@ -85,7 +87,10 @@ async function startEmulatorProcess(workDir: string, name: string, args: string[
     connection,
     connectionFile,
     async control(path, body) {
-      const response = await fetch(`${connection.graphBaseUrl}/_emulator/${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      const response = await fetch(
+        `${connection.graphBaseUrl}/_emulator/${path}`,
+        body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
+      );
       if (!response.ok) throw new Error(`emulator control ${path}: HTTP ${response.status}`);
       return response.status === 204 ? undefined : response.json();
     },
@@ -98,7 +103,13 @@ async function startEmulatorProcess(workDir: string, name: string, args: string[
 }
 
 interface RunnerReport {
-  result: { outcome: string; reason: string; message: string; statistics: { total: { added: { count: number; bytes: number }; removed: { count: number }; skipped: { count: number } } }; requests: { requests: number; throttled: number; retries: number } };
+  result: {
+    outcome: string;
+    reason: string;
+    message: string;
+    statistics: { total: { added: { count: number; bytes: number }; removed: { count: number }; skipped: { count: number } } };
+    requests: { requests: number; throttled: number; retries: number };
+  };
   seconds: number;
   peakRssBytes: number;
   /** Sampled peaks of the worker's main thread heap, external memory and array buffers. */
@@ -107,9 +118,17 @@ interface RunnerReport {
 }
 
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
-const memory = (r: RunnerReport): string => `peak RSS ${mib(r.peakRssBytes)} (heap ${mib(r.memoryPeaks.heapUsed)}, external ${mib(r.memoryPeaks.external)}, array buffers ${mib(r.memoryPeaks.arrayBuffers)})`;
+const memory = (r: RunnerReport): string =>
+  `peak RSS ${mib(r.peakRssBytes)} (heap ${mib(r.memoryPeaks.heapUsed)}, external ${mib(r.memoryPeaks.external)}, array buffers ${mib(r.memoryPeaks.arrayBuffers)})`;
 
-async function runWorker(storage: BenchStorage, workDir: string, emulator: Emulator, name: string, prefix: string, extra: string[] = []): Promise<RunnerReport & { wallSeconds: number; measuredPeakRssBytes: number | undefined }> {
+async function runWorker(
+  storage: BenchStorage,
+  workDir: string,
+  emulator: Emulator,
+  name: string,
+  prefix: string,
+  extra: string[] = [],
+): Promise<RunnerReport & { wallSeconds: number; measuredPeakRssBytes: number | undefined }> {
   let last: string | undefined;
   const measured = await runMeasured({
     command: process.execPath,
@@ -136,16 +155,43 @@ async function runWorker(storage: BenchStorage, workDir: string, emulator: Emula
       return false;
     },
   });
-  if (measured.code !== 0 || !last) throw new Error(`worker run ${name} failed (exit ${measured.code}); see ${join(workDir, `${name}.log`)}`);
+  if (measured.code !== 0 || !last)
+    throw new Error(`worker run ${name} failed (exit ${measured.code}); see ${join(workDir, `${name}.log`)}`);
   const report = JSON.parse(last) as RunnerReport;
-  if (report.result.outcome !== 'Successful') throw new Error(`worker run ${name} ended ${report.result.outcome}: ${report.result.message}`);
+  if (report.result.outcome !== 'Successful')
+    throw new Error(`worker run ${name} ended ${report.result.outcome}: ${report.result.message}`);
   return { ...report, wallSeconds: measured.seconds, measuredPeakRssBytes: measured.peakRssBytes };
 }
 
 const mailOnly = (mailboxes: number, items: number, medianBytes: number): string[] => [
-  '--users', String(mailboxes), '--shared-mailboxes', '0', '--unlicensed-users', '0', '--groups', '0', '--sites', '0', '--teams', '0',
-  '--mail', String(items), '--events', '0', '--contacts', '0', '--files', '0', '--site-files', '0', '--channel-messages', '0',
-  '--mail-median-bytes', String(medianBytes), '--size-sigma', '0.25',
+  '--users',
+  String(mailboxes),
+  '--shared-mailboxes',
+  '0',
+  '--unlicensed-users',
+  '0',
+  '--groups',
+  '0',
+  '--sites',
+  '0',
+  '--teams',
+  '0',
+  '--mail',
+  String(items),
+  '--events',
+  '0',
+  '--contacts',
+  '0',
+  '--files',
+  '0',
+  '--site-files',
+  '0',
+  '--channel-messages',
+  '0',
+  '--mail-median-bytes',
+  String(medianBytes),
+  '--size-sigma',
+  '0.25',
 ];
 
 const log = (text: string): void => console.error(`[bench] ${text}`);
@@ -158,13 +204,18 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
     parameters: { ...options, out: undefined },
-    method: 'The worker (its own process) and the emulator (another process) share the machine with MinIO; the repository is on MinIO. ' +
+    method:
+      'The worker (its own process) and the emulator (another process) share the machine with MinIO; the repository is on MinIO. ' +
       `Throttled: Microsoft's rate of 10,000 requests per 10 minutes per mailbox is kept over a ${options.windowSeconds} s window, and the worker's budget is scaled the same way (95%).`,
   };
   let peak = 0;
   try {
     if (options.scenarios.includes('unthrottled')) {
-      const emulator = await startEmulatorProcess(workDir, 'unthrottled', mailOnly(options.unthrottledMailboxes, options.unthrottledItems, 30 * 1024));
+      const emulator = await startEmulatorProcess(
+        workDir,
+        'unthrottled',
+        mailOnly(options.unthrottledMailboxes, options.unthrottledItems, 30 * 1024),
+      );
       try {
         log(`unthrottled: ${options.unthrottledMailboxes} mailboxes x ${options.unthrottledItems} messages of ~30 KiB`);
         const r = await runWorker(storage, workDir, emulator, 'unthrottled', 'unthrottled');
@@ -180,7 +231,9 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
           peakRssBytes: r.peakRssBytes,
           cpuSeconds: r.cpu.processSeconds,
         };
-        log(`unthrottled: ${t.added.count} items in ${r.seconds.toFixed(1)} s = ${(t.added.count / r.seconds).toFixed(0)} items/s, ${(t.added.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${memory(r)}; CPU ${r.cpu.processSeconds.toFixed(1)} s (main thread ${r.cpu.mainThreadSeconds.toFixed(1)} s)`);
+        log(
+          `unthrottled: ${t.added.count} items in ${r.seconds.toFixed(1)} s = ${(t.added.count / r.seconds).toFixed(0)} items/s, ${(t.added.bytes / 1024 / 1024 / r.seconds).toFixed(1)} MiB/s, ${memory(r)}; CPU ${r.cpu.processSeconds.toFixed(1)} s (main thread ${r.cpu.mainThreadSeconds.toFixed(1)} s)`,
+        );
       } finally {
         await emulator.stop();
       }
@@ -189,10 +242,16 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
     if (options.scenarios.includes('throttled')) {
       const windowMs = options.windowSeconds * 1000;
       const limit = Math.round((10_000 * windowMs) / 600_000);
-      const emulator = await startEmulatorProcess(workDir, 'throttled', mailOnly(options.throttledMailboxes, options.throttledItems, 2 * 1024));
+      const emulator = await startEmulatorProcess(
+        workDir,
+        'throttled',
+        mailOnly(options.throttledMailboxes, options.throttledItems, 2 * 1024),
+      );
       try {
         await emulator.control('throttle', { preset: 'microsoft', mailboxRequests: limit, mailboxWindowMs: windowMs });
-        log(`throttled: ${options.throttledMailboxes} mailboxes x ${options.throttledItems} messages, ${limit} requests per ${options.windowSeconds} s per mailbox, 4 at once`);
+        log(
+          `throttled: ${options.throttledMailboxes} mailboxes x ${options.throttledItems} messages, ${limit} requests per ${options.windowSeconds} s per mailbox, 4 at once`,
+        );
         const samples: { at: number; accepted: number }[] = [];
         const accepted = (s: EmulatorStats): number => Object.values(s.byMailbox).reduce((a, b) => a + b, 0) - s.throttled;
         let sampling = true;
@@ -205,7 +264,12 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
         })();
         const started = performance.now();
         const budget = { mailboxRequests: Math.floor(limit * 0.95), mailboxWindowMs: windowMs };
-        const r = await runWorker(storage, workDir, emulator, 'throttled', 'throttled', ['--concurrency', String(options.throttledMailboxes), '--budget', JSON.stringify(budget)]);
+        const r = await runWorker(storage, workDir, emulator, 'throttled', 'throttled', [
+          '--concurrency',
+          String(options.throttledMailboxes),
+          '--budget',
+          JSON.stringify(budget),
+        ]);
         sampling = false;
         await sampler;
         const final = (await emulator.control('stats')) as EmulatorStats;
@@ -231,20 +295,32 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
           throttledResponses: final.throttled,
           peakRssBytes: r.peakRssBytes,
         };
-        log(`throttled: ${achieved.toFixed(0)} of ${allowed.toFixed(0)} requests/s allowed (${((achieved / allowed) * 100).toFixed(1)}%), ${final.throttled} answered 429, ${r.result.statistics.total.skipped.count} skipped; ${memory(r)}`);
+        log(
+          `throttled: ${achieved.toFixed(0)} of ${allowed.toFixed(0)} requests/s allowed (${((achieved / allowed) * 100).toFixed(1)}%), ${final.throttled} answered 429, ${r.result.statistics.total.skipped.count} skipped; ${memory(r)}`,
+        );
       } finally {
         await emulator.stop();
       }
     }
 
     if (options.scenarios.includes('noChange')) {
-      const emulator = await startEmulatorProcess(workDir, 'nochange', mailOnly(options.noChangeMailboxes, options.noChangeItems, 4 * 1024));
+      const emulator = await startEmulatorProcess(
+        workDir,
+        'nochange',
+        mailOnly(options.noChangeMailboxes, options.noChangeItems, 4 * 1024),
+      );
       try {
         log(`noChange: base backup of ${options.noChangeMailboxes} mailboxes x ${options.noChangeItems} messages`);
-        const base = await runWorker(storage, workDir, emulator, 'nochange-base', 'nochange', ['--concurrency', String(options.noChangeMailboxes)]);
+        const base = await runWorker(storage, workDir, emulator, 'nochange-base', 'nochange', [
+          '--concurrency',
+          String(options.noChangeMailboxes),
+        ]);
         peak = Math.max(peak, base.peakRssBytes);
         await emulator.control('stats/reset', {});
-        const r = await runWorker(storage, workDir, emulator, 'nochange-again', 'nochange', ['--concurrency', String(options.noChangeMailboxes)]);
+        const r = await runWorker(storage, workDir, emulator, 'nochange-again', 'nochange', [
+          '--concurrency',
+          String(options.noChangeMailboxes),
+        ]);
         const stats = (await emulator.control('stats')) as EmulatorStats;
         peak = Math.max(peak, r.peakRssBytes);
         const folders = stats.byKind['mail.delta'] ?? 0;
@@ -257,9 +333,15 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
           byKind: stats.byKind,
           seconds: r.seconds,
           added: r.result.statistics.total.added.count,
-          base: { seconds: base.seconds, items: base.result.statistics.total.added.count, itemsPerSec: base.result.statistics.total.added.count / base.seconds },
+          base: {
+            seconds: base.seconds,
+            items: base.result.statistics.total.added.count,
+            itemsPerSec: base.result.statistics.total.added.count / base.seconds,
+          },
         };
-        log(`noChange: ${stats.total} API calls for ${folders} folders in ${r.seconds.toFixed(1)} s; ${r.result.statistics.total.added.count} items added`);
+        log(
+          `noChange: ${stats.total} API calls for ${folders} folders in ${r.seconds.toFixed(1)} s; ${r.result.statistics.total.added.count} items added`,
+        );
       } finally {
         await emulator.stop();
       }

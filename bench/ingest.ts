@@ -89,7 +89,10 @@ function errorText(err: unknown): string {
 function gitDescribe(): { commit: string | null; repositoryDirty: boolean | null } {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--', 'src/repository'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src/repository'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return { commit, repositoryDirty: status.trim() !== '' };
   } catch {
     return { commit: null, repositoryDirty: null };
@@ -142,9 +145,12 @@ class Bench {
     const timeoutMs = this.options.timeoutMinutes * 60_000;
     const prefix = this.prefix(tool, corpus);
     const before = await this.storage.stored(prefix);
-    const quiet = this.options.quietWaitSeconds > 0 ? await waitForQuiet(this.storage.pid, this.options.quietWaitSeconds * 1000) : undefined;
+    const quiet =
+      this.options.quietWaitSeconds > 0 ? await waitForQuiet(this.storage.pid, this.options.quietWaitSeconds * 1000) : undefined;
     if (quiet !== undefined && !quiet.quiet) {
-      log(`WARNING: other processes still use ${quiet.otherCores.toFixed(2)} CPUs after waiting ${(quiet.waitedMs / 1000).toFixed(0)} s; running anyway`);
+      log(
+        `WARNING: other processes still use ${quiet.otherCores.toFixed(2)} CPUs after waiting ${(quiet.waitedMs / 1000).toFixed(0)} s; running anyway`,
+      );
     }
     const mark = cpuMark(this.storage.pid);
     let items: number;
@@ -175,7 +181,11 @@ class Bench {
       seconds = r.seconds;
       peakRssBytes = r.report.peakRssBytes;
       toolCpu = r.cpuSeconds;
-      details = { toolSeconds: r.report.seconds, measuredPeakRssBytes: r.measuredPeakRssBytes ?? null, snapshot: r.report.snapshot ?? null };
+      details = {
+        toolSeconds: r.report.seconds,
+        measuredPeakRssBytes: r.measuredPeakRssBytes ?? null,
+        snapshot: r.report.snapshot ?? null,
+      };
     }
     const cpu = cpuBetween(mark, cpuMark(this.storage.pid));
     const other = toolCpu === undefined ? null : Math.max(0, cpu.machine - cpu.minio - cpu.orchestrator - toolCpu);
@@ -459,11 +469,15 @@ export async function runIngest(o: IngestOptions): Promise<number> {
     }
   }
   console.log('');
-  console.log(`Ingest benchmark, ${results.date}, ${cpu.length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM` + (resticVer === null ? '' : `; ${resticVer.split(' compiled')[0] ?? resticVer}`));
+  console.log(
+    `Ingest benchmark, ${results.date}, ${cpu.length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM` +
+      (resticVer === null ? '' : `; ${resticVer.split(' compiled')[0] ?? resticVer}`),
+  );
   console.log(formatTable(bench.runs));
   console.log('(ratio s/r = saasbackup / restic: above 1 is better for items/s and MiB/s, worse for seconds, stored, RSS and CPU;');
   console.log(' CPU s = user+system CPU seconds of the tool process, MinIO not included)');
-  if (bench.runs.some((r) => r.details['disturbed'] !== undefined)) console.log('(!) other processes used the CPUs during this run: its figures are not clean');
+  if (bench.runs.some((r) => r.details['disturbed'] !== undefined))
+    console.log('(!) other processes used the CPUs during this run: its figures are not clean');
   console.log(`results: ${o.out}`);
   if (bench.failures.length > 0) {
     console.log(`${bench.failures.length} failure(s):`);

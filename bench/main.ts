@@ -23,9 +23,13 @@ function positiveNumber(value: string): number {
 
 function listOf<T extends string>(allowed: readonly T[]): (value: string) => T[] {
   return (value) => {
-    const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     for (const item of items) {
-      if (!(allowed as readonly string[]).includes(item)) throw new InvalidArgumentError(`unknown "${item}" (allowed: ${allowed.join(', ')})`);
+      if (!(allowed as readonly string[]).includes(item))
+        throw new InvalidArgumentError(`unknown "${item}" (allowed: ${allowed.join(', ')})`);
     }
     if (items.length === 0) throw new InvalidArgumentError('empty list');
     return [...new Set(items)] as T[];
@@ -38,7 +42,11 @@ program
   .command('ingest')
   .description('repository ingest side by side with restic: a mail corpus and a file corpus, first run and a changed run')
   .option('--items <n>', `messages in the mail corpus`, positiveInt, DEFAULT_MAIL_ITEMS)
-  .option('--files-mib <m>', `size of the file corpus in MiB (default ${DEFAULT_FILES_MIB} at ${DEFAULT_MAIL_ITEMS} items, scaled with --items)`, positiveNumber)
+  .option(
+    '--files-mib <m>',
+    `size of the file corpus in MiB (default ${DEFAULT_FILES_MIB} at ${DEFAULT_MAIL_ITEMS} items, scaled with --items)`,
+    positiveNumber,
+  )
   .option('--files <n>', 'number of files in the file corpus', positiveInt, DEFAULT_FILE_COUNT)
   .option('--seed <seed>', 'corpus seed (same seed, same bytes)', '1')
   .option('--change-percent <p>', 'mail: percentage of messages added/changed/deleted for the changed run', positiveNumber, 1)
@@ -50,45 +58,54 @@ program
   .option('--out <file>', 'results file', DEFAULT_OUT)
   .option('--restic <binary>', 'restic binary', 'restic')
   .option('--timeout-minutes <m>', 'limit for one backup run', positiveNumber, 60)
-  .option('--quiet-wait <seconds>', 'before each run, wait up to this long for other processes to leave the CPUs alone (0: do not wait)', Number, 120)
-  .action(async (opts: {
-    items: number;
-    filesMib?: number;
-    files: number;
-    seed: string;
-    changePercent: number;
-    tools: Tool[];
-    corpus: CorpusName[];
-    concurrency: number;
-    workDir?: string;
-    keep: boolean;
-    out: string;
-    restic: string;
-    timeoutMinutes: number;
-    quietWait: number;
-  }) => {
-    const filesMib = opts.filesMib ?? Math.max(8, Math.round((DEFAULT_FILES_MIB * opts.items) / DEFAULT_MAIL_ITEMS));
-    process.exitCode = await runIngest({
-      items: opts.items,
-      filesMib,
-      files: opts.files,
-      seed: opts.seed,
-      changePercent: opts.changePercent,
-      tools: opts.tools,
-      corpora: opts.corpus,
-      concurrency: opts.concurrency,
-      workDir: opts.workDir,
-      keep: opts.keep,
-      out: opts.out,
-      restic: opts.restic,
-      timeoutMinutes: opts.timeoutMinutes,
-      quietWaitSeconds: Number.isFinite(opts.quietWait) && opts.quietWait > 0 ? opts.quietWait : 0,
-    });
-  });
+  .option(
+    '--quiet-wait <seconds>',
+    'before each run, wait up to this long for other processes to leave the CPUs alone (0: do not wait)',
+    Number,
+    120,
+  )
+  .action(
+    async (opts: {
+      items: number;
+      filesMib?: number;
+      files: number;
+      seed: string;
+      changePercent: number;
+      tools: Tool[];
+      corpus: CorpusName[];
+      concurrency: number;
+      workDir?: string;
+      keep: boolean;
+      out: string;
+      restic: string;
+      timeoutMinutes: number;
+      quietWait: number;
+    }) => {
+      const filesMib = opts.filesMib ?? Math.max(8, Math.round((DEFAULT_FILES_MIB * opts.items) / DEFAULT_MAIL_ITEMS));
+      process.exitCode = await runIngest({
+        items: opts.items,
+        filesMib,
+        files: opts.files,
+        seed: opts.seed,
+        changePercent: opts.changePercent,
+        tools: opts.tools,
+        corpora: opts.corpus,
+        concurrency: opts.concurrency,
+        workDir: opts.workDir,
+        keep: opts.keep,
+        out: opts.out,
+        restic: opts.restic,
+        timeoutMinutes: opts.timeoutMinutes,
+        quietWaitSeconds: Number.isFinite(opts.quietWait) && opts.quietWait > 0 ? opts.quietWait : 0,
+      });
+    },
+  );
 
 program
   .command('backup')
-  .description('the worker against the Microsoft 365 emulator, repository on MinIO: unthrottled throughput, quota use under throttling, a run with nothing changed')
+  .description(
+    'the worker against the Microsoft 365 emulator, repository on MinIO: unthrottled throughput, quota use under throttling, a run with nothing changed',
+  )
   .option('--unthrottled-mailboxes <n>', 'unthrottled: mailboxes', positiveInt, 10)
   .option('--unthrottled-items <n>', 'unthrottled: messages per mailbox (~30 KiB each)', positiveInt, 3000)
   .option('--throttled-mailboxes <n>', 'throttled: mailboxes', positiveInt, 50)
@@ -99,10 +116,18 @@ program
   .option('--scenarios <list>', `scenarios to run (${SCENARIOS.join(',')})`, listOf(SCENARIOS), [...SCENARIOS])
   .option('--keep', 'keep the work directory afterwards', false)
   .option('--out <file>', 'results file', fileURLToPath(new URL('./results/backup.json', import.meta.url)))
-  .action(async (opts: Omit<BackupBenchOptions, 'scenarios' | 'noChangeMailboxes' | 'noChangeItems'> & { scenarios: Scenario[]; unchangedMailboxes: number; unchangedItems: number }) => {
-    const { unchangedMailboxes, unchangedItems, ...rest } = opts;
-    process.exitCode = await runBackupBench({ ...rest, noChangeMailboxes: unchangedMailboxes, noChangeItems: unchangedItems });
-  });
+  .action(
+    async (
+      opts: Omit<BackupBenchOptions, 'scenarios' | 'noChangeMailboxes' | 'noChangeItems'> & {
+        scenarios: Scenario[];
+        unchangedMailboxes: number;
+        unchangedItems: number;
+      },
+    ) => {
+      const { unchangedMailboxes, unchangedItems, ...rest } = opts;
+      process.exitCode = await runBackupBench({ ...rest, noChangeMailboxes: unchangedMailboxes, noChangeItems: unchangedItems });
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));

@@ -34,7 +34,13 @@ const { values } = parseArgs({
   },
 });
 if (!values.connection) throw new Error('--connection <file> is required');
-const connection = JSON.parse(readFileSync(values.connection, 'utf8')) as { authorityHost: string; graphBaseUrl: string; tenantId: string; clientId: string; clientSecret: string };
+const connection = JSON.parse(readFileSync(values.connection, 'utf8')) as {
+  authorityHost: string;
+  graphBaseUrl: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+};
 
 const started = performance.now();
 const storage = new S3Storage({

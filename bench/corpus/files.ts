@@ -31,8 +31,26 @@ const KIND_INFO: Record<Kind, { folder: string; ext: string }> = {
 
 // The mix of 20 files: 7 text, 7 incompressible, 6 mixed. Other counts cycle through it.
 const MIX: readonly Kind[] = [
-  'log', 'video', 'database', 'csv', 'archive', 'disk', 'log', 'video', 'database', 'log',
-  'video', 'disk', 'csv', 'archive', 'database', 'log', 'video', 'disk', 'log', 'archive',
+  'log',
+  'video',
+  'database',
+  'csv',
+  'archive',
+  'disk',
+  'log',
+  'video',
+  'database',
+  'log',
+  'video',
+  'disk',
+  'csv',
+  'archive',
+  'database',
+  'log',
+  'video',
+  'disk',
+  'log',
+  'archive',
 ];
 
 export interface FilesCorpusOptions {
@@ -240,7 +258,16 @@ export function changeFilesCorpus(options: FilesCorpusOptions): FilesChangeStats
     free.splice(free.indexOf(rel), 1);
     return rel;
   };
-  const stats: FilesChangeStats = { changedInPlace: [], bytesInserted: [], appended: [], deleted: [], added: [], items: 0, bytes: 0, generationSeconds: 0 };
+  const stats: FilesChangeStats = {
+    changedInPlace: [],
+    bytesInserted: [],
+    appended: [],
+    deleted: [],
+    added: [],
+    items: 0,
+    bytes: 0,
+    generationSeconds: 0,
+  };
 
   for (let i = 0; i < nAppend; i++) {
     const rel = take((r) => kindOf(r) === 'log' || kindOf(r) === 'csv');

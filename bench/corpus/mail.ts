@@ -156,7 +156,9 @@ function attachmentBytes(kind: Kind, size: number, rng: Prng, label: string): Bu
       return Buffer.concat([headBuf, body, tail]);
     }
     case 'jpg': {
-      const head = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x48, 0x00, 0x48, 0x00, 0x00]);
+      const head = Buffer.from([
+        0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x48, 0x00, 0x48, 0x00, 0x00,
+      ]);
       return Buffer.concat([head, randomBytesFor(label, Math.max(0, size - head.length - 2)), Buffer.from([0xff, 0xd9])]);
     }
     case 'png': {
@@ -171,7 +173,10 @@ function attachmentBytes(kind: Kind, size: number, rng: Prng, label: string): Bu
       for (let i = 0; i < 20 + rng.int(40); i++) names.push(`PK\x01\x02word/media/${text.word()}${i}.xml\0\0\0\0`);
       const dir = Buffer.from(names.join(''), 'latin1');
       const head = Buffer.from('PK\x03\x04\x14\x00\x06\x00', 'latin1');
-      return Buffer.concat([head, randomBytesFor(label, Math.max(0, size - head.length - dir.length)), dir]).subarray(0, Math.max(size, head.length));
+      return Buffer.concat([head, randomBytesFor(label, Math.max(0, size - head.length - dir.length)), dir]).subarray(
+        0,
+        Math.max(size, head.length),
+      );
     }
     case 'csv':
       return Buffer.from(csvText(rng, size, true).slice(0, size), 'latin1');
@@ -295,7 +300,7 @@ function html(paragraphs: readonly string[], quoted: readonly string[], from: Pe
   }
   out.push(
     `<p class="MsoNormal"><b><span style="${style}">${from.display}</span></b><span style="${style}"><br>` +
-      `Senior Manager | Contoso Ltd.<br>Tel +1 425 555 0${String(100 + (from.email.length * 37) % 900)}<o:p></o:p></span></p>`,
+      `Senior Manager | Contoso Ltd.<br>Tel +1 425 555 0${String(100 + ((from.email.length * 37) % 900))}<o:p></o:p></span></p>`,
   );
   if (quoted.length > 0) {
     out.push(
@@ -339,7 +344,9 @@ function message(ctx: MessageContext): Message {
     );
   }
   if (!notification) {
-    h.push(`ARC-Seal: i=1; a=rsa-sha256; s=arcselector9901; d=microsoft.com; cv=none;\r\n b=${wrap(b64(rng, 256, ctx.label), 76, ' ').trimStart()}`);
+    h.push(
+      `ARC-Seal: i=1; a=rsa-sha256; s=arcselector9901; d=microsoft.com; cv=none;\r\n b=${wrap(b64(rng, 256, ctx.label), 76, ' ').trimStart()}`,
+    );
     h.push(
       `ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=microsoft.com; s=arcselector9901;\r\n` +
         ` h=From:Date:Subject:Message-ID:Content-Type:MIME-Version:X-MS-Exchange-AntiSpam-MessageData-ChunkCount;\r\n` +
@@ -379,14 +386,14 @@ function message(ctx: MessageContext): Message {
     h.push(`X-MS-Exchange-CrossTenant-Id: ${guid(rng)}`);
     h.push(`X-MS-Exchange-CrossTenant-OriginalArrivalTime: ${ctx.date.toISOString()}`);
     h.push(`X-Microsoft-Antispam: BCL:0;ARA:${rng.int(1e9)}|${rng.int(1e9)}|${rng.int(1e9)};`);
-    h.push(
-      `X-Microsoft-Antispam-Message-Info:\r\n ${wrap(b64(rng, 300 + rng.int(900), ctx.label), 76, ' ').trimStart()}`,
-    );
+    h.push(`X-Microsoft-Antispam-Message-Info:\r\n ${wrap(b64(rng, 300 + rng.int(900), ctx.label), 76, ' ').trimStart()}`);
   }
   h.push('MIME-Version: 1.0');
 
   // Body text.
-  const paragraphs = notification ? text.paragraphs(rng.between(200, 1500)) : text.paragraphs(Math.min(200 * KiB, Math.max(150, rng.logNormal(1600, 0.9))));
+  const paragraphs = notification
+    ? text.paragraphs(rng.between(200, 1500))
+    : text.paragraphs(Math.min(200 * KiB, Math.max(150, rng.logNormal(1600, 0.9))));
   const quoted = isReply ? text.paragraphs(Math.min(100 * KiB, rng.logNormal(1500, 1.0))) : [];
   const plainParts = paragraphs.map((p) => wrap(p, 76));
   if (!notification) plainParts.push(`${from.display}\r\nSenior Manager | Contoso Ltd.`, wrap(DISCLAIMER, 76));
@@ -400,7 +407,12 @@ function message(ctx: MessageContext): Message {
   const attachments: Attachment[] = [];
   let sharedUses = 0;
   if (!notification && rng.chance(0.12)) {
-    const n = rng.weighted([[1, 70], [2, 20], [3, 7], [4, 3]] as const);
+    const n = rng.weighted([
+      [1, 70],
+      [2, 20],
+      [3, 7],
+      [4, 3],
+    ] as const);
     for (let i = 0; i < n; i++) {
       if (rng.chance(0.25)) {
         attachments.push(ctx.shared.get(rng.zipf(ctx.shared.size, 1.0)));
@@ -527,7 +539,10 @@ export function changeMailCorpus(options: MailChangeOptions): MailChangeStats {
     const f = files[choose()];
     if (f === undefined) continue;
     const data = readFileSync(f.abs);
-    const header = Buffer.from(`Keywords: ${rng.pick(['Follow up', 'Important', 'Project', 'Customer'])}\r\nX-Flag-Status: flagged ${k}\r\n`, 'latin1');
+    const header = Buffer.from(
+      `Keywords: ${rng.pick(['Follow up', 'Important', 'Project', 'Customer'])}\r\nX-Flag-Status: flagged ${k}\r\n`,
+      'latin1',
+    );
     writeFileSync(f.abs, Buffer.concat([header, data]));
   }
   for (let k = 0; k < deleted; k++) {
@@ -535,7 +550,9 @@ export function changeMailCorpus(options: MailChangeOptions): MailChangeStats {
     if (f !== undefined) unlinkSync(f.abs);
   }
 
-  const mailboxes = readdirSync(options.dir).filter((d) => d.startsWith('mbx-')).sort();
+  const mailboxes = readdirSync(options.dir)
+    .filter((d) => d.startsWith('mbx-'))
+    .sort();
   const shared = new SharedPool(options.seed, sharedPoolSize(options.items));
   for (let k = 0; k < added; k++) {
     const name = rng.pick(mailboxes);

@@ -37,8 +37,16 @@ const LAST = (
 ).split(' ');
 
 const DOMAINS = [
-  'contoso.com', 'fabrikam.com', 'northwind.example', 'adventure-works.example', 'tailspin.example',
-  'wingtip.example', 'litware.example', 'proseware.example', 'fourthcoffee.example', 'margie.example',
+  'contoso.com',
+  'fabrikam.com',
+  'northwind.example',
+  'adventure-works.example',
+  'tailspin.example',
+  'wingtip.example',
+  'litware.example',
+  'proseware.example',
+  'fourthcoffee.example',
+  'margie.example',
 ];
 
 const SYLLABLES = (
@@ -54,7 +62,11 @@ function buildVocabulary(): string[] {
   const words = [...COMMON];
   const seen = new Set(words);
   while (words.length < VOCAB_SIZE) {
-    const n = rng.weighted([[2, 4], [3, 4], [4, 1]] as const);
+    const n = rng.weighted([
+      [2, 4],
+      [3, 4],
+      [4, 1],
+    ] as const);
     let w = '';
     for (let i = 0; i < n; i++) w += rng.pick(SYLLABLES);
     if (!seen.has(w)) {
@@ -117,7 +129,11 @@ export class TextGen {
     let s = this.words(n);
     if (this.rng.chance(0.15)) s += `, ${this.words(2 + this.rng.int(6))}`;
     if (this.rng.chance(0.05)) s += ` ${1 + this.rng.int(2000)}`;
-    const end = this.rng.weighted([['.', 8], ['?', 1], ['!', 1]] as const);
+    const end = this.rng.weighted([
+      ['.', 8],
+      ['?', 1],
+      ['!', 1],
+    ] as const);
     return s.charAt(0).toUpperCase() + s.slice(1) + end;
   }
 
@@ -172,7 +188,12 @@ export function base64Lines(data: Buffer): string {
   return lines.join('\r\n');
 }
 
-const LEVELS: readonly (readonly [string, number])[] = [['INFO', 70], ['DEBUG', 15], ['WARN', 10], ['ERROR', 5]];
+const LEVELS: readonly (readonly [string, number])[] = [
+  ['INFO', 70],
+  ['DEBUG', 15],
+  ['WARN', 10],
+  ['ERROR', 5],
+];
 const SERVICES = ['api', 'auth', 'billing', 'search', 'worker', 'gateway', 'scheduler', 'mailer'];
 const PATHS = ['/api/v1/orders', '/api/v1/users', '/api/v2/search', '/login', '/health', '/api/v1/invoices', '/static/app.js'];
 const STATUS = [200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 404, 500];

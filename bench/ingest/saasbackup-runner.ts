@@ -105,7 +105,14 @@ async function init(): Promise<void> {
 /** Accounts whose parent trees are read ahead of the walk. */
 const OPEN_AHEAD = 4;
 
-async function backup(options: { dir: string; service: string; run: string; parent: string; concurrency: number; encoderThreads: number | undefined }): Promise<void> {
+async function backup(options: {
+  dir: string;
+  service: string;
+  run: string;
+  parent: string;
+  concurrency: number;
+  encoderThreads: number | undefined;
+}): Promise<void> {
   const started = performance.now();
   const { service } = options;
   const repo = await Repository.open(storage(), {
@@ -197,7 +204,9 @@ async function backup(options: { dir: string; service: string; run: string; pare
   const main = process.threadCpuUsage();
   const all = process.cpuUsage();
   const cpu = { mainThreadSeconds: (main.user + main.system) / 1e6, processSeconds: (all.user + all.system) / 1e6 };
-  console.log(JSON.stringify({ items, bytesIn, seconds, peakRssBytes, cpu, outcome, snapshot: { id: snapshot.id, stats: snapshot.stats } }));
+  console.log(
+    JSON.stringify({ items, bytesIn, seconds, peakRssBytes, cpu, outcome, snapshot: { id: snapshot.id, stats: snapshot.stats } }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -217,7 +226,8 @@ async function main(): Promise<void> {
   if (command === 'backup') {
     if (values.dir === undefined) throw new Error('backup needs --dir');
     const concurrency = Number(values.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
     const threadsArg = values['encoder-threads'];
     const encoderThreads = threadsArg === undefined ? undefined : Number(threadsArg);
     if (encoderThreads !== undefined && !(Number.isInteger(encoderThreads) && encoderThreads >= 0)) {
@@ -225,7 +235,9 @@ async function main(): Promise<void> {
     }
     return backup({ dir: values.dir, service: values.service, run: values.run, parent: values.parent, concurrency, encoderThreads });
   }
-  throw new Error(`usage: saasbackup-runner.ts init | backup --dir <dir> --service mail|onedrive --run <name> [--parent latest|<id>] [--concurrency N] [--encoder-threads N]`);
+  throw new Error(
+    `usage: saasbackup-runner.ts init | backup --dir <dir> --service mail|onedrive --run <name> [--parent latest|<id>] [--concurrency N] [--encoder-threads N]`,
+  );
 }
 
 main().then(

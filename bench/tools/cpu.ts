@@ -67,7 +67,11 @@ export function cpuBetween(a: CpuMark, b: CpuMark): { machine: number; minio: nu
  * Waits until the machine is quiet: a one-second window in which processes other than this one
  * and MinIO use less than `thresholdCores` of CPU. Gives up after `maxWaitMs` (returns quiet=false).
  */
-export async function waitForQuiet(minioPid: number | undefined, maxWaitMs: number, thresholdCores = 0.15): Promise<{ quiet: boolean; waitedMs: number; otherCores: number }> {
+export async function waitForQuiet(
+  minioPid: number | undefined,
+  maxWaitMs: number,
+  thresholdCores = 0.15,
+): Promise<{ quiet: boolean; waitedMs: number; otherCores: number }> {
   const started = performance.now();
   for (;;) {
     const a = cpuMark(minioPid);

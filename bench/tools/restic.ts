@@ -76,7 +76,13 @@ export function resticRepo(binary: string, storage: BenchStorage, prefix: string
 }
 
 async function resticOk(repo: ResticRepo, args: string[], logFile: string, onLine?: (line: string) => boolean): Promise<void> {
-  const r = await runMeasured({ command: repo.binary, args: ['-r', repo.url, ...args], env: repo.env, logFile, ...(onLine ? { onStdoutLine: onLine } : {}) });
+  const r = await runMeasured({
+    command: repo.binary,
+    args: ['-r', repo.url, ...args],
+    env: repo.env,
+    logFile,
+    ...(onLine ? { onStdoutLine: onLine } : {}),
+  });
   if (r.code !== 0) throw new Error(`restic ${args[0] ?? ''} failed (exit ${r.code ?? r.signal}); see ${logFile}`);
 }
 

@@ -114,7 +114,9 @@ const Retention = Type.Object(
     keepWeekly: Type.Optional(Type.Integer({ minimum: 0 })),
     keepMonthly: Type.Optional(Type.Integer({ minimum: 0 })),
     keepYearly: Type.Optional(Type.Integer({ minimum: 0 })),
-    maxAge: Type.Optional(Duration('Keep every snapshot younger than this, counted from the newest snapshot (restic --keep-within), for example 365d.')),
+    maxAge: Type.Optional(
+      Duration('Keep every snapshot younger than this, counted from the newest snapshot (restic --keep-within), for example 365d.'),
+    ),
   },
   {
     description: 'How long non-current versions are kept (the current version of every item is always kept).',
@@ -125,12 +127,10 @@ const Retention = Type.Object(
   },
 );
 
-const ResourceList = Type.Object(
-  {
-    cpu: Type.Optional(Type.String({ maxLength: 32, pattern: '^[0-9]+(\\.[0-9]+)?m?$' })),
-    memory: Type.Optional(Type.String({ maxLength: 32, pattern: '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$' })),
-  },
-);
+const ResourceList = Type.Object({
+  cpu: Type.Optional(Type.String({ maxLength: 32, pattern: '^[0-9]+(\\.[0-9]+)?m?$' })),
+  memory: Type.Optional(Type.String({ maxLength: 32, pattern: '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$' })),
+});
 
 const RunTuning = Type.Object(
   {
@@ -174,7 +174,9 @@ export const BackupPolicySpec = Type.Object({
       message: 'schedule must be a cron expression with five fields (minute hour day-of-month month day-of-week) or a macro such as @daily',
     }),
   }),
-  timeZone: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$', description: 'IANA time zone of the schedule; default UTC.' })),
+  timeZone: Type.Optional(
+    Type.String({ maxLength: 64, pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$', description: 'IANA time zone of the schedule; default UTC.' }),
+  ),
   suspend: Type.Boolean({ default: false, description: 'Stop scheduling new runs; running ones finish.' }),
   storage: Storage,
   retention: Type.Optional(Retention),

@@ -34,7 +34,11 @@ export const BackupRunSpec = Type.Object(
       }),
     ),
     services: Type.Optional(
-      Type.Array(StringEnum(SERVICES), { maxItems: SERVICES.length, 'x-kubernetes-list-type': 'set', description: 'Subset of the policy services.' }),
+      Type.Array(StringEnum(SERVICES), {
+        maxItems: SERVICES.length,
+        'x-kubernetes-list-type': 'set',
+        description: 'Subset of the policy services.',
+      }),
     ),
     cancel: Type.Boolean({ default: false, description: 'Set to true to cancel the run; the data already written is kept.' }),
   },
@@ -91,7 +95,9 @@ export const BackupRunStatus = Type.Object({
   jobName: Type.Optional(Type.String()),
   statistics: Type.Optional(RunStatistics),
   progress: Type.Optional(Progress),
-  shards: Type.Optional(Type.Array(ShardStatus, { maxItems: 256, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] })),
+  shards: Type.Optional(
+    Type.Array(ShardStatus, { maxItems: 256, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] }),
+  ),
   snapshotIds: Type.Optional(Type.Array(Type.String(), { maxItems: 256 })),
   skippedItemsReport: Type.Optional(Type.String({ description: 'Repository path of the skipped-items CSV (kept one month).' })),
 });

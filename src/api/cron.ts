@@ -21,13 +21,7 @@ function field(values: string): string {
   return `${atom}(,${atom})*`;
 }
 
-const fields = [
-  fieldValues.minute,
-  fieldValues.hour,
-  fieldValues.dayOfMonth,
-  fieldValues.month,
-  fieldValues.dayOfWeek,
-].map(field);
+const fields = [fieldValues.minute, fieldValues.hour, fieldValues.dayOfMonth, fieldValues.month, fieldValues.dayOfWeek].map(field);
 
 const MACROS = '@(yearly|annually|monthly|weekly|daily|midnight|hourly)';
 

@@ -29,7 +29,12 @@ export function formatDuration(ms: number): string {
   let seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds === 0) return '0s';
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const amount = Math.floor(seconds / size);
     if (amount > 0) parts.push(`${amount}${unit}`);
     seconds -= amount * size;

@@ -19,7 +19,6 @@ describe('generated files', () => {
 });
 
 describe('CRDs', () => {
-
   it('gives every kind the status subresource, the saasbackup category and short names', () => {
     for (const kind of KINDS) {
       const crd = parse(crdYaml(kind));

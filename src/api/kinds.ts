@@ -6,10 +6,4 @@ import type { KindDefinition } from './kind.ts';
 import { objectExclusionKind } from './object-exclusion.ts';
 import { restoreRequestKind } from './restore-request.ts';
 
-export const KINDS: readonly KindDefinition[] = [
-  connectorKind,
-  backupPolicyKind,
-  backupRunKind,
-  restoreRequestKind,
-  objectExclusionKind,
-];
+export const KINDS: readonly KindDefinition[] = [connectorKind, backupPolicyKind, backupRunKind, restoreRequestKind, objectExclusionKind];

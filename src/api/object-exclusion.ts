@@ -5,7 +5,11 @@ import { Conditions, Int64, LocalObjectReference, ObservedGeneration, Type, type
 const ObjectVersion = Type.Object({
   account: Type.Optional(Type.String({ maxLength: 320, description: 'Account that holds the object (address or id).' })),
   objectId: Type.String({ minLength: 1, maxLength: 1024, description: 'Object id from the object backup status report.' }),
-  version: Type.String({ minLength: 1, maxLength: 1024, description: 'The failed version to exclude; a newer version is backed up again.' }),
+  version: Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    description: 'The failed version to exclude; a newer version is backed up again.',
+  }),
 });
 
 export const ObjectExclusionSpec = Type.Object({

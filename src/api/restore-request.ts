@@ -20,7 +20,9 @@ export const EXPORT_FORMATS = ['Zip', 'Mbox', 'Pst'] as const;
 
 const Source = Type.Object(
   {
-    snapshotId: Type.Optional(Type.String({ minLength: 8, maxLength: 64, pattern: '^[0-9a-f]+$', description: 'Snapshot id (or unique prefix).' })),
+    snapshotId: Type.Optional(
+      Type.String({ minLength: 8, maxLength: 64, pattern: '^[0-9a-f]+$', description: 'Snapshot id (or unique prefix).' }),
+    ),
     pointInTime: Type.Optional(Timestamp('Use the newest snapshot taken at or before this time.')),
   },
   {
@@ -31,7 +33,11 @@ const Source = Type.Object(
 
 const Scope = Type.Object(
   {
-    accounts: Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { minItems: 1, maxItems: 1000, description: 'Accounts to restore.' }),
+    accounts: Type.Array(Type.String({ minLength: 1, maxLength: 320 }), {
+      minItems: 1,
+      maxItems: 1000,
+      description: 'Accounts to restore.',
+    }),
     services: Type.Optional(Type.Array(StringEnum(SERVICES), { maxItems: SERVICES.length, 'x-kubernetes-list-type': 'set' })),
     folders: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 1000, description: 'Folder paths; default: all.' })),
     items: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 10000, description: 'Item ids; default: all.' })),
@@ -55,9 +61,21 @@ const Target = Type.Object(
     default: { type: 'InPlace' },
     description: 'Where restored items go.',
     ...cel(
-      { rule: "self.type != 'AlternateAccount' || has(self.account)", message: 'target type AlternateAccount needs target.account', fieldPath: '.account' },
-      { rule: "self.type != 'NewFolder' || has(self.folderName)", message: 'target type NewFolder needs target.folderName', fieldPath: '.folderName' },
-      { rule: "self.type == 'Export' || !has(self.export)", message: 'target.export is only valid with target type Export', fieldPath: '.export' },
+      {
+        rule: "self.type != 'AlternateAccount' || has(self.account)",
+        message: 'target type AlternateAccount needs target.account',
+        fieldPath: '.account',
+      },
+      {
+        rule: "self.type != 'NewFolder' || has(self.folderName)",
+        message: 'target type NewFolder needs target.folderName',
+        fieldPath: '.folderName',
+      },
+      {
+        rule: "self.type == 'Export' || !has(self.export)",
+        message: 'target.export is only valid with target type Export',
+        fieldPath: '.export',
+      },
     ),
   },
 );
@@ -76,7 +94,11 @@ export const RestoreRequestSpec = Type.Object(
   },
   cel(
     { rule: 'self.source == oldSelf.source && self.policyRef == oldSelf.policyRef', message: 'source and policyRef are immutable' },
-    { rule: '!oldSelf.cancel || self.cancel', message: 'a cancelled restore cannot be resumed; create a new RestoreRequest', fieldPath: '.cancel' },
+    {
+      rule: '!oldSelf.cancel || self.cancel',
+      message: 'a cancelled restore cannot be resumed; create a new RestoreRequest',
+      fieldPath: '.cancel',
+    },
   ),
 );
 
@@ -93,7 +115,9 @@ export const RestoreRequestStatus = Type.Object({
   jobName: Type.Optional(Type.String()),
   statistics: Type.Optional(Type.Object({ restored: ItemCounter, overwritten: ItemCounter, skipped: ItemCounter })),
   skippedItemsReport: Type.Optional(Type.String()),
-  export: Type.Optional(Type.Object({ location: Type.String(), url: Type.Optional(Type.String()), expiresAt: Type.Optional(Timestamp('')) })),
+  export: Type.Optional(
+    Type.Object({ location: Type.String(), url: Type.Optional(Type.String()), expiresAt: Type.Optional(Timestamp('')) }),
+  ),
 });
 
 export type RestoreRequestSpec = Static<typeof RestoreRequestSpec>;

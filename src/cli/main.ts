@@ -37,7 +37,9 @@ program
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .action(runController);
 
-const worker = program.command('worker').description('Run one task inside a Job the controller creates: backup (restore, export, prune and check come later).');
+const worker = program
+  .command('worker')
+  .description('Run one task inside a Job the controller creates: backup (restore, export, prune and check come later).');
 worker
   .command('backup')
   .description('Back up one shard of a BackupRun into the policy repository.')
@@ -46,7 +48,11 @@ worker
   .requiredOption('--run <name>', 'name of the BackupRun')
   .option('--shard-index <n>', 'this shard (default $JOB_COMPLETION_INDEX, else 0)')
   .option('--shard-count <n>', 'shards of the run (default $SAASBACKUP_SHARD_COUNT, else 1)')
-  .option('--secrets-dir <dir>', 'mounted Secrets: connector/, storage/ and repository-key/, one file per key', '/var/run/secrets/saasbackup')
+  .option(
+    '--secrets-dir <dir>',
+    'mounted Secrets: connector/, storage/ and repository-key/, one file per key',
+    '/var/run/secrets/saasbackup',
+  )
   .option('--accounts <list>', 'only these accounts (addresses or ids, comma-separated): a BackupRun spec.accounts')
   .option('--exclusions <file>', "the policy's excluded object versions, JSON {objects: [{account, objectId, version}]}")
   .option('--progress-file <file>', 'where to write progress (JSON) while the run goes on')
@@ -74,7 +80,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   // Known problems get their message only; anything else also its stack, to report a bug.
-  if (isRepositoryError(error) || error instanceof UsageError || error instanceof JobSpecError) console.error(`saasbackup: ${error.message}`);
+  if (isRepositoryError(error) || error instanceof UsageError || error instanceof JobSpecError)
+    console.error(`saasbackup: ${error.message}`);
   else console.error(error);
   process.exitCode = error instanceof JobSpecError || error instanceof UsageError ? EXIT_USAGE : 1;
 }

@@ -16,7 +16,16 @@ import { FileStorage } from '../repository/storage/file.ts';
 import { S3Storage } from '../repository/storage/s3.ts';
 import type { Storage } from '../repository/storage/storage.ts';
 import { runBackup, type BackupRunResult, type RunProgress } from '../worker/backup-run.ts';
-import { JobSpecError, microsoftCredential, parseConnector, parsePolicy, storagePlan, type ExclusionFile, type SecretFiles, type StoragePlan } from '../worker/job-spec.ts';
+import {
+  JobSpecError,
+  microsoftCredential,
+  parseConnector,
+  parsePolicy,
+  storagePlan,
+  type ExclusionFile,
+  type SecretFiles,
+  type StoragePlan,
+} from '../worker/job-spec.ts';
 
 export interface WorkerBackupOptions {
   connector: string;
@@ -88,8 +97,14 @@ function writeAtomically(file: string, text: string): void {
 function shardOf(options: WorkerBackupOptions, env: NodeJS.ProcessEnv): { index: number; count: number } {
   const index = Number(options.shardIndex ?? env.JOB_COMPLETION_INDEX ?? 0);
   const count = Number(options.shardCount ?? env.SAASBACKUP_SHARD_COUNT ?? 1);
-  if (!Number.isInteger(count) || count < 1) throw new JobSpecError(`the shard count must be a positive whole number, got ${String(options.shardCount ?? env.SAASBACKUP_SHARD_COUNT)}`);
-  if (!Number.isInteger(index) || index < 0 || index >= count) throw new JobSpecError(`the shard index must be a whole number below ${count}, got ${String(options.shardIndex ?? env.JOB_COMPLETION_INDEX)}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new JobSpecError(
+      `the shard count must be a positive whole number, got ${String(options.shardCount ?? env.SAASBACKUP_SHARD_COUNT)}`,
+    );
+  if (!Number.isInteger(index) || index < 0 || index >= count)
+    throw new JobSpecError(
+      `the shard index must be a whole number below ${count}, got ${String(options.shardIndex ?? env.JOB_COMPLETION_INDEX)}`,
+    );
   return { index, count };
 }
 
@@ -114,7 +129,15 @@ export async function workerBackup(options: WorkerBackupOptions, env: NodeJS.Pro
     throw new JobSpecError('the Google Workspace provider is not available in this version: use a microsoft365 Connector');
   }
   const exclusions = options.exclusions ? ((readObject(options.exclusions, 'exclusion list') as ExclusionFile).objects ?? []) : [];
-  log.info({ policy: policy.name, run: options.run, shard, repository: plan.kind === 's3' ? `s3://${plan.s3!.bucket}/${plan.s3!.prefix}` : plan.local!.path }, 'backup starting');
+  log.info(
+    {
+      policy: policy.name,
+      run: options.run,
+      shard,
+      repository: plan.kind === 's3' ? `s3://${plan.s3!.bucket}/${plan.s3!.prefix}` : plan.local!.path,
+    },
+    'backup starting',
+  );
 
   const repository = await openRepository(plan);
   const abort = new AbortController();
@@ -141,7 +164,14 @@ export async function workerBackup(options: WorkerBackupOptions, env: NodeJS.Pro
         autoAddSharedMailboxes: connector.spec.discovery?.autoAddSharedMailboxes ?? true,
         includeUnlicensed: connector.spec.discovery?.includeUnlicensed ?? false,
       },
-      ...(options.accounts ? { only: options.accounts.split(',').map((a) => a.trim()).filter(Boolean) } : {}),
+      ...(options.accounts
+        ? {
+            only: options.accounts
+              .split(',')
+              .map((a) => a.trim())
+              .filter(Boolean),
+          }
+        : {}),
       concurrency: run?.concurrency ?? 4,
       exclusions: exclusions.map((e) => ({ ...(e.account ? { account: e.account } : {}), objectId: e.objectId, version: e.version })),
       signal: abort.signal,
@@ -152,8 +182,15 @@ export async function workerBackup(options: WorkerBackupOptions, env: NodeJS.Pro
     const resultFile = options.resultFile ?? (existsSync('/dev/termination-log') ? '/dev/termination-log' : undefined);
     // The termination message is limited to 4 KiB: the full result goes to the result file when
     // one is given, the summary (without the account list) to the termination log.
-    if (resultFile) writeFileSync(resultFile, resultFile === '/dev/termination-log' ? JSON.stringify({ ...result, accounts: { ...result.accounts, list: [] } }) : text);
-    log.info({ outcome: result.outcome, reason: result.reason, snapshot: result.snapshot, statistics: result.statistics.total }, result.message);
+    if (resultFile)
+      writeFileSync(
+        resultFile,
+        resultFile === '/dev/termination-log' ? JSON.stringify({ ...result, accounts: { ...result.accounts, list: [] } }) : text,
+      );
+    log.info(
+      { outcome: result.outcome, reason: result.reason, snapshot: result.snapshot, statistics: result.statistics.total },
+      result.message,
+    );
     return result;
   } finally {
     process.off('SIGTERM', onSignal);

@@ -18,7 +18,13 @@ export function microsoftConnector(ready = true): Connector {
     },
     status: {
       conditions: [
-        { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Ready' : 'AuthenticationFailed', message: '', lastTransitionTime: '2026-11-01T00:00:00Z' },
+        {
+          type: 'Ready',
+          status: ready ? 'True' : 'False',
+          reason: ready ? 'Ready' : 'AuthenticationFailed',
+          message: '',
+          lastTransitionTime: '2026-11-01T00:00:00Z',
+        },
       ],
     },
   };

@@ -51,7 +51,14 @@ export async function updateStatus(
   if (statusUnchanged(object, desired)) return;
   await applyStatus(
     context.kubeConfig,
-    { group: GROUP, version: VERSION, plural: kind.plural, kind: kind.kind, namespace: object.metadata.namespace, name: object.metadata.name },
+    {
+      group: GROUP,
+      version: VERSION,
+      plural: kind.plural,
+      kind: kind.kind,
+      namespace: object.metadata.namespace,
+      name: object.metadata.name,
+    },
     desired,
     signal,
   );
@@ -65,7 +72,14 @@ export async function updateStatus(
       update.message,
     );
     context.logger.info(
-      { kind: kind.kind, namespace: object.metadata.namespace, name: object.metadata.name, condition: update.type, status: update.status, reason: update.reason },
+      {
+        kind: kind.kind,
+        namespace: object.metadata.namespace,
+        name: object.metadata.name,
+        condition: update.type,
+        status: update.status,
+        reason: update.reason,
+      },
       update.message,
     );
   }

@@ -14,7 +14,12 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(options: { port: number; host?: string; registry: Registry; health: HealthSource }): Promise<HttpServer> {
+export async function startHttpServer(options: {
+  port: number;
+  host?: string;
+  registry: Registry;
+  health: HealthSource;
+}): Promise<HttpServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {

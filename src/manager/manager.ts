@@ -76,7 +76,11 @@ export class Manager {
     const { kubeConfig } = options;
     collectDefaultMetrics({ register: this.registry, prefix: 'saasbackup_controller_' });
     const metrics = createControllerMetrics(this.registry);
-    this.#leaderGauge = new Gauge({ name: 'saasbackup_controller_leader', help: '1 while this replica holds the leader Lease.', registers: [this.registry] });
+    this.#leaderGauge = new Gauge({
+      name: 'saasbackup_controller_leader',
+      help: '1 while this replica holds the leader Lease.',
+      registers: [this.registry],
+    });
     this.#syncedGauge = new Gauge({
       name: 'saasbackup_controller_cache_synced',
       help: '1 once the informer cache of a kind has synced.',
@@ -159,12 +163,18 @@ export class Manager {
 
   readiness(): { ready: boolean; message: string } {
     const waiting = (Object.keys(this.#informers) as Kind[]).filter((kind) => !this.#informers[kind].hasSynced());
-    if (waiting.length > 0) return { ready: false, message: `waiting for caches: ${waiting.map((k) => KIND_DEFINITIONS[k].plural).join(', ')}` };
+    if (waiting.length > 0)
+      return { ready: false, message: `waiting for caches: ${waiting.map((k) => KIND_DEFINITIONS[k].plural).join(', ')}` };
     return { ready: true, message: this.isLeader ? 'ok (leader)' : 'ok (standby)' };
   }
 
   async start(): Promise<void> {
-    this.#server = await startHttpServer({ port: this.#options.port ?? 8080, host: this.#options.host, registry: this.registry, health: this });
+    this.#server = await startHttpServer({
+      port: this.#options.port ?? 8080,
+      host: this.#options.host,
+      registry: this.registry,
+      health: this,
+    });
     this.#logger.info({ port: this.#server.port, identity: this.#options.identity }, 'serving /healthz, /readyz and /metrics');
     for (const [kind, informer] of Object.entries(this.#informers) as [Kind, Informer<KubernetesObject>][]) {
       informer.start();

@@ -35,11 +35,18 @@ export interface CheckOptions {
 }
 
 export async function check(repository: Repository, options: CheckOptions = {}): Promise<CheckReport> {
-  const report: CheckReport = { errors: [], warnings: [], damagedBlobs: [], affected: [], stats: { snapshots: 0, packs: 0, blobs: 0, bytesRead: 0 } };
+  const report: CheckReport = {
+    errors: [],
+    warnings: [],
+    damagedBlobs: [],
+    affected: [],
+    stats: { snapshots: 0, packs: 0, blobs: 0, bytesRead: 0 },
+  };
   const damaged = new Set<string>();
   const { index, storage } = repository;
 
-  for (const why of repository.damagedIndexes.values()) report.errors.push(`${why}; its packs were re-read from their headers (prune writes a fresh index)`);
+  for (const why of repository.damagedIndexes.values())
+    report.errors.push(`${why}; its packs were re-read from their headers (prune writes a fresh index)`);
 
   const stored = new Map<string, number>();
   for await (const object of storage.list('data/')) stored.set(object.name, object.size);
@@ -64,7 +71,8 @@ export async function check(repository: Repository, options: CheckOptions = {}):
     } else {
       try {
         const header = await repository.readPackHeader(name, size);
-        if (header.length !== pack.blobs.length) report.errors.push(`pack ${name} header lists ${header.length} blobs, the index ${pack.blobs.length}`);
+        if (header.length !== pack.blobs.length)
+          report.errors.push(`pack ${name} header lists ${header.length} blobs, the index ${pack.blobs.length}`);
       } catch (error) {
         if (!isRepositoryError(error, 'Corrupt')) throw error;
         report.errors.push(error.message);
@@ -91,11 +99,16 @@ async function readPack(repository: Repository, packId: string, size: number, re
   for (const blob of pack.blobs) {
     try {
       if (blob.offset + blob.length > size) throw new Error('it lies beyond the end of the pack');
-      const plaintext = await decodeBlob(open(key.encryption, bytes.subarray(blob.offset, blob.offset + blob.length), `blob ${blob.id}`), `blob ${blob.id}`);
+      const plaintext = await decodeBlob(
+        open(key.encryption, bytes.subarray(blob.offset, blob.offset + blob.length), `blob ${blob.id}`),
+        `blob ${blob.id}`,
+      );
       if (!idMatches(key, plaintext, blob.id)) throw new Error('its content does not match its id');
     } catch (error) {
       damaged.add(blob.id);
-      report.errors.push(`blob ${blob.id} in pack ${name} is damaged: ${(error as Error).message.replace(/^blob \S+ (is damaged: )?/, '')}`);
+      report.errors.push(
+        `blob ${blob.id} in pack ${name} is damaged: ${(error as Error).message.replace(/^blob \S+ (is damaged: )?/, '')}`,
+      );
     }
   }
 }

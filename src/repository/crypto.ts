@@ -2,7 +2,18 @@
 // under the master key; blob ids are HMAC-SHA256 of the plaintext under a separate id key, so a
 // stored name reveals nothing about content. The master key is generated at init and stored in
 // key files wrapped by a key derived (scrypt) from the Secret's value.
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, randomFillSync, scrypt, timingSafeEqual, type BinaryLike, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+  randomFillSync,
+  scrypt,
+  timingSafeEqual,
+  type BinaryLike,
+  type KeyObject,
+} from 'node:crypto';
 import { RepositoryError } from './errors.ts';
 
 const NONCE_BYTES = 12;

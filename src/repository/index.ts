@@ -41,7 +41,11 @@ export async function decodeIndex(encryptionKey: Buffer, sealed: Buffer, what: s
   try {
     const parsed = JSON.parse((await zstdDecompressBody(plaintext)).toString('utf8')) as { packs: EncodedPack[]; supersedes?: string[] };
     return {
-      packs: parsed.packs.map(([id, size, blobs]) => ({ id, size, blobs: blobs.map(([bid, type, offset, length]) => ({ id: bid, type, offset, length })) })),
+      packs: parsed.packs.map(([id, size, blobs]) => ({
+        id,
+        size,
+        blobs: blobs.map(([bid, type, offset, length]) => ({ id: bid, type, offset, length })),
+      })),
       supersedes: parsed.supersedes ?? [],
     };
   } catch (error) {
@@ -63,13 +67,17 @@ export class MasterIndex {
   addPack(pack: PackEntry): void {
     this.#packs.set(pack.id, pack);
     for (const blob of pack.blobs) {
-      if (!this.#blobs.has(blob.id)) this.#blobs.set(blob.id, { packId: pack.id, type: blob.type, offset: blob.offset, length: blob.length });
+      if (!this.#blobs.has(blob.id))
+        this.#blobs.set(blob.id, { packId: pack.id, type: blob.type, offset: blob.offset, length: blob.length });
     }
   }
 
   addFile(name: string, packs: readonly PackEntry[]): void {
     for (const pack of packs) this.addPack(pack);
-    this.files.set(name, packs.map((p) => p.id));
+    this.files.set(
+      name,
+      packs.map((p) => p.id),
+    );
   }
 
   clear(): void {

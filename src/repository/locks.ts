@@ -43,7 +43,10 @@ function describe(record: LockRecord): string {
 export async function acquireLock(repository: Repository, holder: string, exclusive: boolean): Promise<HeldLock> {
   const conflicting = (await liveLocks(repository)).filter((lock) => exclusive || lock.record.exclusive);
   if (conflicting.length > 0) {
-    throw new RepositoryError('Locked', `the repository at ${repository.storage.location} is locked: ${describe(conflicting[0]!.record)}; try again later`);
+    throw new RepositoryError(
+      'Locked',
+      `the repository at ${repository.storage.location} is locked: ${describe(conflicting[0]!.record)}; try again later`,
+    );
   }
   const name = `locks/${newObjectId()}`;
   const write = async () => {
@@ -64,7 +67,10 @@ export async function acquireLock(repository: Repository, holder: string, exclus
     const others = (await liveLocks(repository)).filter((lock) => lock.name !== name);
     if (others.some((lock) => !lock.record.exclusive || lock.name < name)) {
       await repository.storage.delete(name);
-      throw new RepositoryError('Locked', `the repository at ${repository.storage.location} is locked: ${describe(others[0]!.record)}; try again later`);
+      throw new RepositoryError(
+        'Locked',
+        `the repository at ${repository.storage.location} is locked: ${describe(others[0]!.record)}; try again later`,
+      );
     }
   }
   const refresh = setInterval(() => void write().catch(() => undefined), LOCK_TTL_MS / 3);

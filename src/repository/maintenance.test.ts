@@ -13,7 +13,17 @@ import { MemoryStorage } from './testing/memory-storage.ts';
 const KEY = 'maintenance test key';
 
 function item(account: string, id: string, content: Buffer, version = 'v1'): ItemInput {
-  return { account, service: 'mail', id, version, path: 'Inbox', name: id, size: content.length, modified: '2026-11-01T00:00:00Z', content: async () => content };
+  return {
+    account,
+    service: 'mail',
+    id,
+    version,
+    path: 'Inbox',
+    name: id,
+    size: content.length,
+    modified: '2026-11-01T00:00:00Z',
+    content: async () => content,
+  };
 }
 
 async function backup(repository: Repository, run: string, items: ItemInput[], time: string) {
@@ -30,7 +40,8 @@ async function backup(repository: Repository, run: string, items: ItemInput[], t
 async function restoreAll(repository: Repository) {
   const contents = new Map<string, Buffer>();
   for (const snapshot of await repository.snapshots()) {
-    for await (const entry of repository.items(snapshot)) contents.set(`${snapshot.id}/${entry.account}/${entry.id}`, await repository.readContent(entry));
+    for await (const entry of repository.items(snapshot))
+      contents.set(`${snapshot.id}/${entry.account}/${entry.id}`, await repository.readContent(entry));
   }
   return contents;
 }
@@ -152,10 +163,10 @@ describe('forget and prune', () => {
 
   it('never forces an Object Lock: locked space is reported as not freed yet', async () => {
     const storage = new MemoryStorage();
-    const repository = await Repository.open(
-      (await Repository.init(storage, { key: KEY }), storage),
-      { key: KEY, objectLock: { mode: 'GOVERNANCE', periodMs: 365 * 86_400_000 } },
-    );
+    const repository = await Repository.open((await Repository.init(storage, { key: KEY }), storage), {
+      key: KEY,
+      objectLock: { mode: 'GOVERNANCE', periodMs: 365 * 86_400_000 },
+    });
     await backup(repository, 'r1', [item('a', 'old', randomBytes(100_000))], '2026-11-01T00:00:00Z');
     await backup(repository, 'r2', [item('a', 'new', randomBytes(1_000))], '2026-11-02T00:00:00Z');
     const forgotten = await forget(repository, { keepLast: 1 });
@@ -189,10 +200,13 @@ describe('writers and locks', () => {
     const storage = new MemoryStorage();
     const repository = await Repository.init(storage, { key: KEY });
     const shared = randomBytes(40_000);
-    const writers = await Promise.all([0, 1, 2].map((shard) => repository.snapshotWriter({ policy: 'daily', run: 'r', shard, packTargetBytes: 32 * 1024 })));
+    const writers = await Promise.all(
+      [0, 1, 2].map((shard) => repository.snapshotWriter({ policy: 'daily', run: 'r', shard, packTargetBytes: 32 * 1024 })),
+    );
     await Promise.all(
       writers.map(async (writer, shard) => {
-        for (let n = 0; n < 30; n++) await writer.addItem(item(`shard${shard}-user${n % 3}`, `m${n}`, n % 10 === 0 ? shared : randomBytes(5_000)));
+        for (let n = 0; n < 30; n++)
+          await writer.addItem(item(`shard${shard}-user${n % 3}`, `m${n}`, n % 10 === 0 ? shared : randomBytes(5_000)));
       }),
     );
     const snapshots = await Promise.all(writers.map((writer) => writer.commit()));

@@ -136,7 +136,8 @@ describe('repository', () => {
     const storage = new MemoryStorage();
     const repository = await Repository.init(storage, { key: KEY });
     const first = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
-    for (let i = 0; i < 4; i++) await first.addItem({ ...mail('a@contoso.com', `m${i}`, `body ${i}`), container: i < 2 ? 'inbox' : 'archive' });
+    for (let i = 0; i < 4; i++)
+      await first.addItem({ ...mail('a@contoso.com', `m${i}`, `body ${i}`), container: i < 2 ? 'inbox' : 'archive' });
     first.setDeltaToken('a@contoso.com', 'mail', 'token-1');
     await first.finishAccount('a@contoso.com', 'mail');
     await expect(first.addItem(mail('a@contoso.com', 'late', 'x'))).rejects.toThrow(/already finished/);
@@ -184,7 +185,11 @@ describe('repository', () => {
     const id = (i: number) => `m${String(i).padStart(5, '0')}`;
     const first = await repository.snapshotWriter({ policy: 'p', run: 'r1', shard: 0 });
     for (let i = 0; i < count; i++) {
-      await first.addItem({ ...mail(account, id(i), `body ${i % 50}`), name: `Re: "quoted" {${i}} \\ ✉️`, metadata: { labels: ['a', `b${i}`] } });
+      await first.addItem({
+        ...mail(account, id(i), `body ${i % 50}`),
+        name: `Re: "quoted" {${i}} \\ ✉️`,
+        metadata: { labels: ['a', `b${i}`] },
+      });
     }
     const parent = await first.commit();
     const [parentTrees] = parent.accounts.map((a) => a.trees);

@@ -87,12 +87,20 @@ export class Repository {
   /** Creates a repository; refuses a location that already holds one. */
   static async init(storage: Storage, options: OpenOptions): Promise<Repository> {
     if (await storage.stat('config')) {
-      throw new RepositoryError('RepositoryExists', `a repository already exists at ${storage.location}; open it instead of initialising it again`);
+      throw new RepositoryError(
+        'RepositoryExists',
+        `a repository already exists at ${storage.location}; open it instead of initialising it again`,
+      );
     }
     const now = (options.clock ?? (() => new Date()))();
     const key = generateMasterKey();
     const keyFile = await wrapMasterKey(key, options.key, now);
-    const config: RepositoryConfig = { version: 1, id: randomBytes(16).toString('hex'), created: now.toISOString(), chunkerSeed: key.chunkerSeed };
+    const config: RepositoryConfig = {
+      version: 1,
+      id: randomBytes(16).toString('hex'),
+      created: now.toISOString(),
+      chunkerSeed: key.chunkerSeed,
+    };
     await storage.put(`keys/${newObjectId()}`, Buffer.from(JSON.stringify(keyFile)));
     await storage.put('config', seal(key.encryption, Buffer.from(JSON.stringify(config))));
     return new Repository(storage, key, config, options);
@@ -102,7 +110,10 @@ export class Repository {
   static async open(storage: Storage, options: OpenOptions): Promise<Repository> {
     const configObject = await storage.get('config').catch((error: unknown) => {
       if (isRepositoryError(error, 'NotFound')) {
-        throw new RepositoryError('RepositoryNotFound', `there is no repository at ${storage.location}: no config object; check the bucket and prefix, or initialise one`);
+        throw new RepositoryError(
+          'RepositoryNotFound',
+          `there is no repository at ${storage.location}: no config object; check the bucket and prefix, or initialise one`,
+        );
       }
       throw error;
     });
@@ -219,8 +230,13 @@ export class Repository {
     // Matched on object names, so only the one manifest is read and decrypted.
     const matches: string[] = [];
     if (/^[0-9a-f]+$/.test(idOrPrefix)) for await (const object of this.storage.list(`snapshots/${idOrPrefix}`)) matches.push(object.name);
-    if (matches.length === 0) throw new RepositoryError('NotFound', `no snapshot ${idOrPrefix} in the repository at ${this.storage.location}`);
-    if (matches.length > 1) throw new RepositoryError('NotFound', `snapshot id prefix ${idOrPrefix} is ambiguous (${matches.length} snapshots); give more characters`);
+    if (matches.length === 0)
+      throw new RepositoryError('NotFound', `no snapshot ${idOrPrefix} in the repository at ${this.storage.location}`);
+    if (matches.length > 1)
+      throw new RepositoryError(
+        'NotFound',
+        `snapshot id prefix ${idOrPrefix} is ambiguous (${matches.length} snapshots); give more characters`,
+      );
     return parseJson<SnapshotManifest>(await this.getSealed(matches[0]!), matches[0]!);
   }
 
@@ -231,7 +247,8 @@ export class Repository {
     const name = packName(location.packId);
     const sealed = await this.storage.get(name, { offset: location.offset, length: location.length });
     const plaintext = await decodeBlob(open(this.#key.encryption, sealed, `blob ${id} in ${name}`), `blob ${id} in ${name}`);
-    if (!idMatches(this.#key, plaintext, id)) throw new RepositoryError('Corrupt', `blob ${id} in ${name} is damaged: its content does not match its id`);
+    if (!idMatches(this.#key, plaintext, id))
+      throw new RepositoryError('Corrupt', `blob ${id} in ${name} is damaged: its content does not match its id`);
     return plaintext;
   }
 
@@ -247,11 +264,15 @@ export class Repository {
   }
 
   /** Every item of a snapshot (optionally one account), with where it belongs; reads trees only. */
-  async *items(snapshot: SnapshotManifest, filter: { account?: string; service?: string } = {}): AsyncGenerator<ItemEntry & { account: string; service: string }> {
+  async *items(
+    snapshot: SnapshotManifest,
+    filter: { account?: string; service?: string } = {},
+  ): AsyncGenerator<ItemEntry & { account: string; service: string }> {
     for (const tree of snapshot.accounts) {
       if (filter.account && tree.account !== filter.account) continue;
       if (filter.service && tree.service !== filter.service) continue;
-      for (const id of tree.trees) for (const item of await this.readTree(id)) yield { ...item, account: tree.account, service: tree.service };
+      for (const id of tree.trees)
+        for (const item of await this.readTree(id)) yield { ...item, account: tree.account, service: tree.service };
     }
   }
 

@@ -213,7 +213,12 @@ const CASES: Case[] = [
   { name: 'within 7d', policy: { maxAgeMs: 7 * DAY }, keep: newest(11) },
   { name: 'within 30d', policy: { maxAgeMs: 30 * DAY }, keep: newest(11), reasons: { s20: ['within 30d'] } },
   // Relative to s30, not the clock: `now` years later changes nothing.
-  { name: 'within 1d, now far away', policy: { maxAgeMs: DAY }, options: { now: new Date('2031-01-01T00:00:00Z') }, keep: ['s30', 's29', 's28'] },
+  {
+    name: 'within 1d, now far away',
+    policy: { maxAgeMs: DAY },
+    options: { now: new Date('2031-01-01T00:00:00Z') },
+    keep: ['s30', 's29', 's28'],
+  },
   // within 1d: s30, s29, s28; monthly 3: s30, s22, s19.
   {
     name: 'within 1d and monthly 3',
@@ -356,10 +361,7 @@ describe('applyRetention per group', () => {
       const newestOfGroup = decision.keep.find((k) => k.snapshot.group === group);
       expect(newestOfGroup?.reasons.at(-1)).toBe('newest in group');
     }
-    expect(decision.keep.filter((k) => k.reasons.includes('newest in group')).map((k) => k.snapshot.id)).toEqual([
-      's30',
-      'b1',
-    ]);
+    expect(decision.keep.filter((k) => k.reasons.includes('newest in group')).map((k) => k.snapshot.id)).toEqual(['s30', 'b1']);
   });
 });
 

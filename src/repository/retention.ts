@@ -141,9 +141,7 @@ export function applyRetention<S extends SnapshotRef>(
   const decision: RetentionDecision<S> = { keep: [], remove: [], emptyPolicy };
 
   for (const key of [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const list = [...groups.get(key)!].sort(
-      (a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
+    const list = [...groups.get(key)!].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const cutoff = maxAgeMs > 0 ? withinCutoff(list, maxAgeMs, now) : Infinity;
     const left = [...counts];
     const lastKey: (string | undefined)[] = COUNT_RULES.map(() => undefined);
@@ -236,7 +234,12 @@ function pad(value: number, width: number): string {
 function formatMs(ms: number): string {
   const parts: string[] = [];
   let rest = ms;
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     const amount = Math.floor(rest / size);
     if (amount > 0) parts.push(`${amount}${unit}`);
     rest -= amount * size;

@@ -48,7 +48,13 @@ export class SharedRing {
     for (;;) {
       const offset = this.#fit(length);
       if (offset >= 0) {
-        const entry: Entry = { bytes: this.#bytes.subarray(offset, offset + length), offset, own: undefined, end: offset + length, given: false };
+        const entry: Entry = {
+          bytes: this.#bytes.subarray(offset, offset + length),
+          offset,
+          own: undefined,
+          end: offset + length,
+          given: false,
+        };
         this.#taken.push(entry);
         this.#head = entry.end;
         return entry;

@@ -10,7 +10,9 @@ describe('SpillFile', () => {
     const spill = SpillFile.open(directory);
     // Nothing is left in the directory: the file is unlinked as soon as it is open.
     expect(readdirSync(directory)).toEqual([]);
-    const records = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ id: `m${i}`, name: i % 7 === 0 ? 'Grüße — 日本語 ✉️' : 'x'.repeat(i % 900) }));
+    const records = Array.from({ length: 5000 }, (_, i) =>
+      JSON.stringify({ id: `m${i}`, name: i % 7 === 0 ? 'Grüße — 日本語 ✉️' : 'x'.repeat(i % 900) }),
+    );
     records.push('y'.repeat(2 * 1024 * 1024), 'after the big one');
     const refs = records.map((r) => spill.append(r));
     // Several MiB were written, so most records are read from the file, the last from the buffer.

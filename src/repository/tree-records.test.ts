@@ -4,11 +4,16 @@ import { recordSpans } from './tree-records.ts';
 const tree = (records: string[]) => Buffer.from(`{"items":[${records.join(',')}]}`);
 
 describe('recordSpans', () => {
-  it("finds every record of a tree as the writer writes it, whatever the strings and nesting hold", () => {
+  it('finds every record of a tree as the writer writes it, whatever the strings and nesting hold', () => {
     const entries = [
       { id: 'plain', version: '1', path: 'Inbox', name: 'a', size: 1, modified: '2026-01-01T00:00:00Z', content: ['ab'] },
       { id: 'braces', name: 'a } b { c ] d [ e , f', path: '"quoted" \\ back\\slash', size: 2, content: [] },
-      { id: 'escaped quote at the end \\', name: '\\"', metadata: { nested: ['x', 'y'], n: null, deep: ['{"not":"a record"}'] }, content: ['c', 'd'] },
+      {
+        id: 'escaped quote at the end \\',
+        name: '\\"',
+        metadata: { nested: ['x', 'y'], n: null, deep: ['{"not":"a record"}'] },
+        content: ['c', 'd'],
+      },
       { id: 'unicode', name: 'Grüße — 日本語 ✉️ \u2028', content: [] },
     ];
     const records = entries.map((e) => JSON.stringify(e));

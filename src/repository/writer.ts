@@ -75,11 +75,24 @@ export interface StoredAccount {
 
 /** The manifest entry of a stored account taken as it is, with `deltaToken` as its cursor. */
 function storedTree(account: string, service: string, from: StoredAccount, deltaToken: string | undefined): AccountTree {
-  return { account, service, trees: [...from.trees], items: from.items, bytes: from.bytes, ...(deltaToken === undefined ? {} : { deltaToken }) };
+  return {
+    account,
+    service,
+    trees: [...from.trees],
+    items: from.items,
+    bytes: from.bytes,
+    ...(deltaToken === undefined ? {} : { deltaToken }),
+  };
 }
 
 function summary(entry: ItemEntry, ref: SpillRef): Spilled {
-  return { version: entry.version, ...(entry.container === undefined ? {} : { container: entry.container }), size: entry.size, at: ref.at, length: ref.length };
+  return {
+    version: entry.version,
+    ...(entry.container === undefined ? {} : { container: entry.container }),
+    size: entry.size,
+    at: ref.at,
+    length: ref.length,
+  };
 }
 
 const TREE_OPEN = Buffer.from('{"items":[');
@@ -128,7 +141,9 @@ export class SnapshotWriter {
 
   #newPack(): PackBuilder {
     // Room for a full pack and its header, so that a pack is rarely grown.
-    return new PackBuilder(this.#spareBuffers.pop() ?? Buffer.allocUnsafeSlow((this.#options.packTargetBytes ?? PACK_TARGET_BYTES) + 1024 * 1024));
+    return new PackBuilder(
+      this.#spareBuffers.pop() ?? Buffer.allocUnsafeSlow((this.#options.packTargetBytes ?? PACK_TARGET_BYTES) + 1024 * 1024),
+    );
   }
 
   static async start(repository: Repository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
@@ -167,7 +182,12 @@ export class SnapshotWriter {
   #storedAccount(manifest: SnapshotManifest | undefined, account: string, service: string): StoredAccount | undefined {
     const tree = manifest?.accounts.find((t) => t.account === account && t.service === service);
     if (!tree) return undefined;
-    return { trees: tree.trees, items: tree.items, bytes: tree.bytes, ...(tree.deltaToken === undefined ? {} : { deltaToken: tree.deltaToken }) };
+    return {
+      trees: tree.trees,
+      items: tree.items,
+      bytes: tree.bytes,
+      ...(tree.deltaToken === undefined ? {} : { deltaToken: tree.deltaToken }),
+    };
   }
 
   /** The account as the parent snapshot has it: the starting point of an incremental backup, and its cursor. */
@@ -302,7 +322,8 @@ export class SnapshotWriter {
     // Any stored copy of this version will do: the live one, the checkpoint's, the parent's, a removed one.
     const live = state.entries.get(item.id);
     const reusable = state.reusable.get(item.id);
-    const reused = live?.version === item.version ? this.#entryOf(live).content : reusable?.version === item.version ? reusable.content : undefined;
+    const reused =
+      live?.version === item.version ? this.#entryOf(live).content : reusable?.version === item.version ? reusable.content : undefined;
     let outcome: 'added' | 'unchanged';
     let entry: ItemEntry;
     if (reused) {
@@ -416,7 +437,10 @@ export class SnapshotWriter {
     this.#unindexed = [];
     const name = `index/${newObjectId()}`;
     await this.#repository.putObject(name, await encodeIndex(this.#repository.masterKey.encryption, packs));
-    this.#repository.index.files.set(name, packs.map((p) => p.id));
+    this.#repository.index.files.set(
+      name,
+      packs.map((p) => p.id),
+    );
   }
 
   async #writeAccountTrees(state: AccountState): Promise<AccountTree> {
@@ -433,7 +457,7 @@ export class SnapshotWriter {
       const records = ids.slice(i, i + TREE_ITEMS).map((id) => state.entries.get(id)!);
       const tree = Buffer.allocUnsafe(TREE_OPEN.length + records.reduce((n, r) => n + r.length + 1, 0) + TREE_CLOSE.length - 1);
       let at = TREE_OPEN.copy(tree, 0);
-      for (let k = 0; k < records.length; ) {
+      for (let k = 0; k < records.length;) {
         // Records that follow each other in the spill file one comma apart came from one stored
         // tree in this order (appended records have no gap, trees end in "]}"): one copy, commas included.
         let last = k;
@@ -448,7 +472,14 @@ export class SnapshotWriter {
       TREE_CLOSE.copy(tree, at);
       trees.push(await this.#storeBlob('tree', tree));
     }
-    return { account: state.account, service: state.service, trees, items: ids.length, bytes, ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }) };
+    return {
+      account: state.account,
+      service: state.service,
+      trees,
+      items: ids.length,
+      bytes,
+      ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }),
+    };
   }
 
   /** Writes the trees of every open account and returns the manifest entries of all accounts. */
@@ -529,7 +560,8 @@ export class SnapshotWriter {
   }
 
   #throwIfFinished(account: string, service: string): void {
-    if (this.#finished.has(accountKey(account, service))) throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
+    if (this.#finished.has(accountKey(account, service)))
+      throw new Error(`account ${account} (${service}) is already finished in this snapshot`);
   }
 
   #throwIfFailed(): void {

@@ -44,7 +44,12 @@ describe('setCondition', () => {
 
   it('replaces in place, leaves other conditions alone, and does not mutate its input', () => {
     const clock = new FakeClock();
-    const before = setCondition(setCondition([], ready('True'), 1, clock), { type: 'Onboarding', status: 'True', reason: 'BaseBackup', message: '' }, 1, clock);
+    const before = setCondition(
+      setCondition([], ready('True'), 1, clock),
+      { type: 'Onboarding', status: 'True', reason: 'BaseBackup', message: '' },
+      1,
+      clock,
+    );
     const frozen = structuredClone(before);
     const after = setCondition(before, ready('False', 'StorageUnavailable'), 2, clock);
     expect(before).toEqual(frozen);
@@ -60,7 +65,12 @@ describe('setCondition', () => {
 
 describe('condition queries', () => {
   const clock = new FakeClock();
-  const conditions = setCondition(setCondition([], ready('True'), 1, clock), { type: 'Protected', status: 'False', reason: 'ItemsSkipped', message: '' }, 1, clock);
+  const conditions = setCondition(
+    setCondition([], ready('True'), 1, clock),
+    { type: 'Protected', status: 'False', reason: 'ItemsSkipped', message: '' },
+    1,
+    clock,
+  );
 
   it('finds conditions by type', () => {
     expect(getCondition(conditions, 'Protected')?.reason).toBe('ItemsSkipped');

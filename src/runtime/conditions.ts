@@ -41,8 +41,7 @@ export function setCondition(
     type: update.type,
     status: update.status,
     ...(generation === undefined ? {} : { observedGeneration: generation }),
-    lastTransitionTime:
-      existing && existing.status === update.status ? existing.lastTransitionTime : formatTime(clock.now()),
+    lastTransitionTime: existing && existing.status === update.status ? existing.lastTransitionTime : formatTime(clock.now()),
     reason: update.reason,
     message: update.message,
   };

@@ -115,7 +115,12 @@ describe('Informer', () => {
 
     expect(listWatch.listCalls).toBe(2);
     expect(events).toEqual(['delete b', 'update c@7->30', 'add d@31']);
-    expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(['a', 'c', 'd']);
+    expect(
+      informer
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['a', 'c', 'd']);
     expect(listWatch.current.resourceVersion).toBe('40');
     await informer.stop();
   });

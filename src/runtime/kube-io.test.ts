@@ -124,7 +124,9 @@ describe('applyStatus', () => {
 
   it('raises the apiserver status as an error with its code', async () => {
     const server = await startApiserver();
-    const err = await applyStatus(server.kubeConfig(), { ...policies, kind: 'BackupPolicy', namespace: 'team-a', name: 'gone' }, {}).catch((e: unknown) => e);
+    const err = await applyStatus(server.kubeConfig(), { ...policies, kind: 'BackupPolicy', namespace: 'team-a', name: 'gone' }, {}).catch(
+      (e: unknown) => e,
+    );
     expect(isNotFound(err)).toBe(true);
     expect(String(err)).toMatch(/HTTP 404/);
   });
@@ -139,10 +141,18 @@ describe('finalizers', () => {
     await removeFinalizer(kc, policies, policy('mail', '9', ['other.io/keep', 'saasbackup.io/repository']), 'saasbackup.io/repository');
 
     expect(server.requests.map((r) => [r.method, r.path, r.contentType, r.body])).toEqual([
-      ['PATCH', '/apis/saasbackup.io/v1alpha1/namespaces/team-a/backuppolicies/mail', 'application/merge-patch+json',
-        { metadata: { resourceVersion: '7', finalizers: ['other.io/keep', 'saasbackup.io/repository'] } }],
-      ['PATCH', '/apis/saasbackup.io/v1alpha1/namespaces/team-a/backuppolicies/mail', 'application/merge-patch+json',
-        { metadata: { resourceVersion: '9', finalizers: ['other.io/keep'] } }],
+      [
+        'PATCH',
+        '/apis/saasbackup.io/v1alpha1/namespaces/team-a/backuppolicies/mail',
+        'application/merge-patch+json',
+        { metadata: { resourceVersion: '7', finalizers: ['other.io/keep', 'saasbackup.io/repository'] } },
+      ],
+      [
+        'PATCH',
+        '/apis/saasbackup.io/v1alpha1/namespaces/team-a/backuppolicies/mail',
+        'application/merge-patch+json',
+        { metadata: { resourceVersion: '9', finalizers: ['other.io/keep'] } },
+      ],
     ]);
   });
 
@@ -168,7 +178,10 @@ describe('kubeLeaseStore', () => {
       if (req.method === 'PUT' && body.metadata.resourceVersion !== stored?.metadata.resourceVersion) {
         return reply(res, 409, status(409, 'Conflict'));
       }
-      stored = { ...(req.body as object), metadata: { ...body.metadata, resourceVersion: String(server.requests.length) } } as typeof stored;
+      stored = {
+        ...(req.body as object),
+        metadata: { ...body.metadata, resourceVersion: String(server.requests.length) },
+      } as typeof stored;
       return reply(res, req.method === 'POST' ? 201 : 200, stored);
     });
     const store = kubeLeaseStore(server.kubeConfig(), 'saasbackup-system', 'saasbackup-controller');
@@ -273,7 +286,12 @@ describe('informer over HTTP', () => {
     informer.start();
     try {
       expect(await informer.waitForSync()).toBe(true);
-      expect(informer.list().map((o) => o.metadata?.name).sort()).toEqual(['calendar', 'drive', 'mail']);
+      expect(
+        informer
+          .list()
+          .map((o) => o.metadata?.name)
+          .sort(),
+      ).toEqual(['calendar', 'drive', 'mail']);
       const listCalls = server.requests.filter((r) => r.query.get('watch') === null);
       expect(listCalls.map((r) => r.query.get('continue'))).toEqual([null, '2']);
 

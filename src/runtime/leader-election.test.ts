@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decide,
-  releasedRecord,
-  renewDeadlinePassed,
-  validateTimings,
-  type LeaseRecord,
-  type Observation,
-} from './leader-election.ts';
+import { decide, releasedRecord, renewDeadlinePassed, validateTimings, type LeaseRecord, type Observation } from './leader-election.ts';
 import { formatMicroTime } from './time-format.ts';
 
 const T0 = new Date('2026-11-22T02:13:38.123Z');
@@ -45,7 +38,10 @@ describe('decide', () => {
 
   it('acquires an empty (released) lease at once and counts the transition', () => {
     const decision = decide(input(held('', { leaseDurationSeconds: 1 }), T0));
-    expect(decision).toMatchObject({ action: 'acquire', record: { holderIdentity: 'pod-a', leaseTransitions: 5, leaseDurationSeconds: 15 } });
+    expect(decision).toMatchObject({
+      action: 'acquire',
+      record: { holderIdentity: 'pod-a', leaseTransitions: 5, leaseDurationSeconds: 15 },
+    });
   });
 
   it('renews its own lease, keeping acquireTime and the transition count', () => {

@@ -28,7 +28,9 @@ describe('owner references', () => {
   });
 
   it('sets the reference idempotently and keeps non-controller owners', () => {
-    const job = { metadata: { name: 'mail-202601010600', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'cm' }] } };
+    const job = {
+      metadata: { name: 'mail-202601010600', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'cm' }] },
+    };
     const once = setControllerReference(job, policy);
     const twice = setControllerReference(once, policy);
     expect(twice.metadata.ownerReferences).toEqual(once.metadata.ownerReferences);

@@ -40,10 +40,7 @@ export function controllerReference(owner: OwnerObject): OwnerReference {
  * Returns `references` with `owner` as the controller reference, replacing an older reference to
  * the same owner. Throws AlreadyOwnedError if another object is already the controller.
  */
-export function withControllerReference(
-  references: readonly OwnerReference[] | undefined,
-  owner: OwnerObject,
-): OwnerReference[] {
+export function withControllerReference(references: readonly OwnerReference[] | undefined, owner: OwnerObject): OwnerReference[] {
   const ref = controllerReference(owner);
   const current = (references ?? []).find((r) => r.controller === true);
   if (current && current.uid !== ref.uid) {

@@ -25,10 +25,13 @@ export function sleep(timers: Timers, ms: number, signal?: AbortSignal): Promise
       timers.clearTimeout(handle);
       resolve();
     };
-    const handle = timers.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const handle = timers.setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

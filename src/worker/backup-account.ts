@@ -66,11 +66,17 @@ function internalIssue(error: unknown): ObjectIssue {
 
 /** An error as the object report shows it, and whether it ends the run. */
 function classify(error: unknown): { issue: ObjectIssue; notFound: boolean; fatal?: Reason } {
-  if (error instanceof SourceError) return { issue: error.issue, notFound: error.notFound, ...(error.fatalReason ? { fatal: error.fatalReason } : {}) };
+  if (error instanceof SourceError)
+    return { issue: error.issue, notFound: error.notFound, ...(error.fatalReason ? { fatal: error.fatalReason } : {}) };
   return { issue: internalIssue(error), notFound: false };
 }
 
-export async function backupAccountService(writer: SnapshotWriter, service: BackupService, account: Account, options: BackupAccountOptions = {}): Promise<AccountServiceOutcome> {
+export async function backupAccountService(
+  writer: SnapshotWriter,
+  service: BackupService,
+  account: Account,
+  options: BackupAccountOptions = {},
+): Promise<AccountServiceOutcome> {
   const outcome: AccountServiceOutcome = {
     account: account.id,
     service: service.name,
@@ -159,7 +165,8 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
         outcome.added.count++;
         outcome.added.bytes += item.size;
       } else outcome.unchanged++;
-      if (options.reported?.has(item.id)) outcome.observations.push({ kind: 'succeeded', account: account.id, service: service.name, id: item.id, version: item.version });
+      if (options.reported?.has(item.id))
+        outcome.observations.push({ kind: 'succeeded', account: account.id, service: service.name, id: item.id, version: item.version });
       options.onItem?.(item.size);
     } catch (error) {
       const { issue, notFound, fatal: fatalReason } = classify(error);
@@ -181,8 +188,25 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
       outcome.skipped.bytes += item.size;
       heldBack.add(item.container);
       const path = `${item.path}/${item.name}`;
-      outcome.skippedItems.push({ account: account.address, service: service.name, id: item.id, version: item.version, path: item.path, name: item.name, size: item.size, issue });
-      outcome.observations.push({ kind: 'failed', account: account.id, service: service.name, id: item.id, version: item.version, path, issue });
+      outcome.skippedItems.push({
+        account: account.address,
+        service: service.name,
+        id: item.id,
+        version: item.version,
+        path: item.path,
+        name: item.name,
+        size: item.size,
+        issue,
+      });
+      outcome.observations.push({
+        kind: 'failed',
+        account: account.id,
+        service: service.name,
+        id: item.id,
+        version: item.version,
+        path,
+        issue,
+      });
     }
   };
 
@@ -215,7 +239,13 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
           for (const [id, entry] of [...entries]) if (entry.container === change.container && !seen.has(id)) remove(id, change.container);
           resyncing.delete(change.container);
         }
-        outcome.observations.push({ kind: 'succeeded', account: account.id, service: service.name, id: `container:${change.container}`, version: 'container' });
+        outcome.observations.push({
+          kind: 'succeeded',
+          account: account.id,
+          service: service.name,
+          id: `container:${change.container}`,
+          version: 'container',
+        });
         return;
       }
       case 'containerRemoved':
@@ -225,7 +255,15 @@ export async function backupAccountService(writer: SnapshotWriter, service: Back
       case 'containerFailed': {
         failedContainers++;
         const { issue } = change;
-        outcome.observations.push({ kind: 'failed', account: account.id, service: service.name, id: `container:${change.container}`, version: 'container', path: change.path, issue });
+        outcome.observations.push({
+          kind: 'failed',
+          account: account.id,
+          service: service.name,
+          id: `container:${change.container}`,
+          version: 'container',
+          path: change.path,
+          issue,
+        });
         return;
       }
     }

@@ -86,7 +86,11 @@ export interface BackupRunResult {
   requests: ProviderStats;
 }
 
-const emptyStats = (): ServiceStatistics => ({ added: { count: 0, bytes: 0 }, removed: { count: 0, bytes: 0 }, skipped: { count: 0, bytes: 0 } });
+const emptyStats = (): ServiceStatistics => ({
+  added: { count: 0, bytes: 0 },
+  removed: { count: 0, bytes: 0 },
+  skipped: { count: 0, bytes: 0 },
+});
 
 function add(into: Tally, from: Tally): void {
   into.count += from.count;
@@ -122,7 +126,12 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
   const services: BackupService[] = [];
   for (const name of input.services) {
     const service = input.provider.services.get(name);
-    if (!service) return result('Unsuccessful', 'InvalidConfiguration', `The ${input.provider.name} provider has no service ${name}; remove it from spec.services.`);
+    if (!service)
+      return result(
+        'Unsuccessful',
+        'InvalidConfiguration',
+        `The ${input.provider.name} provider has no service ${name}; remove it from spec.services.`,
+      );
     services.push(service);
   }
 
@@ -135,9 +144,21 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
     const fatal = fatalOf(error);
     return result('Unsuccessful', fatal.reason, `Discovery of the tenant failed: ${fatal.message}`);
   }
-  const selection = selectAccounts({ directory, accounts: input.accounts, discovery: input.discovery, known, services, ...(input.only ? { only: input.only } : {}), shard: input.shard });
+  const selection = selectAccounts({
+    directory,
+    accounts: input.accounts,
+    discovery: input.discovery,
+    known,
+    services,
+    ...(input.only ? { only: input.only } : {}),
+    shard: input.shard,
+  });
   if (selection.missingGroups.length > 0) {
-    return result('Unsuccessful', 'GroupsMissing', `The account selection names groups the tenant no longer has: ${selection.missingGroups.join(', ')}.`);
+    return result(
+      'Unsuccessful',
+      'GroupsMissing',
+      `The account selection names groups the tenant no longer has: ${selection.missingGroups.join(', ')}.`,
+    );
   }
 
   let writer: SnapshotWriter;
@@ -176,18 +197,38 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
     let objects = previous?.objects ?? [];
     // An ObjectExclusion names an object id and version (and optionally the account); the
     // service comes from the report, where the failed version is listed.
-    const requested = (input.exclusions ?? []).filter((e) => e.account === undefined || e.account === account.id || e.account.toLowerCase() === account.address);
+    const requested = (input.exclusions ?? []).filter(
+      (e) => e.account === undefined || e.account === account.id || e.account.toLowerCase() === account.address,
+    );
     const requests: ExclusionRequest[] = [];
     for (const e of requested) {
       const listed = objects.filter((o) => o.id === e.objectId && o.version === e.version);
-      if (listed.length > 0) for (const o of listed) requests.push({ account: account.id, service: o.service, id: o.id, version: o.version });
-      else if (e.account !== undefined) exclusions.ignored.push({ account: account.address, service: '', id: e.objectId, version: e.version, reason: 'no such object version in the object backup status report' });
+      if (listed.length > 0)
+        for (const o of listed) requests.push({ account: account.id, service: o.service, id: o.id, version: o.version });
+      else if (e.account !== undefined)
+        exclusions.ignored.push({
+          account: account.address,
+          service: '',
+          id: e.objectId,
+          version: e.version,
+          reason: 'no such object version in the object backup status report',
+        });
     }
     const applied = applyExclusions(objects, requests, now);
     objects = applied.records;
     exclusions.excluded.push(...applied.excluded.map((x) => ({ ...x, account: account.address })));
     exclusions.ignored.push(...applied.ignored.map((x) => ({ ...x, account: account.address })));
-    const record: AccountRecord = previous ?? { version: 1, policy: input.policy, account: account.id, address: account.address, kind: account.kind, services: {}, objects: [], status: 'Onboarding', updated: now.toISOString() };
+    const record: AccountRecord = previous ?? {
+      version: 1,
+      policy: input.policy,
+      account: account.id,
+      address: account.address,
+      kind: account.kind,
+      services: {},
+      objects: [],
+      status: 'Onboarding',
+      updated: now.toISOString(),
+    };
     const outcomes: AccountServiceOutcome[] = [];
     for (const service of accountServices) {
       if (signal.aborted) {
@@ -268,21 +309,50 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
     const skipped = stats.total.skipped.count;
     const extra: Partial<BackupRunResult> = {
       snapshot: snapshot.id,
-      accounts: { total: selection.totalAccounts, shard: selection.accounts.length, done: progress.accountsDone, byStatus, list: summaries },
+      accounts: {
+        total: selection.totalAccounts,
+        shard: selection.accounts.length,
+        done: progress.accountsDone,
+        byStatus,
+        list: summaries,
+      },
       objects: { failed: failedObjects, excluded: excludedObjects },
       failedContainers,
       exclusions,
       ...(skippedReport ? { skippedReport } : {}),
     };
-    if (cancelled) return result('Cancelled', 'Cancelled', `The run was cancelled after ${progress.accountsDone} of ${selection.accounts.length} accounts; what was backed up is in snapshot ${snapshot.id}.`, extra);
+    if (cancelled)
+      return result(
+        'Cancelled',
+        'Cancelled',
+        `The run was cancelled after ${progress.accountsDone} of ${selection.accounts.length} accounts; what was backed up is in snapshot ${snapshot.id}.`,
+        extra,
+      );
     if (fatal) {
-      return result('Incomplete', fatal.reason, `${fatal.message} The run stopped after ${progress.accountsDone} of ${selection.accounts.length} accounts; what was backed up is in snapshot ${snapshot.id}.`, extra);
+      return result(
+        'Incomplete',
+        fatal.reason,
+        `${fatal.message} The run stopped after ${progress.accountsDone} of ${selection.accounts.length} accounts; what was backed up is in snapshot ${snapshot.id}.`,
+        extra,
+      );
     }
     if (skipped > 0 || failedContainers > 0) {
-      const parts = [skipped > 0 ? `${skipped} items` : '', failedContainers > 0 ? `${failedContainers} folders` : ''].filter(Boolean).join(' and ');
-      return result('Successful', 'ItemsSkipped', `${parts} could not be backed up and will be retried by the next run; see the skipped-items report.`, extra);
+      const parts = [skipped > 0 ? `${skipped} items` : '', failedContainers > 0 ? `${failedContainers} folders` : '']
+        .filter(Boolean)
+        .join(' and ');
+      return result(
+        'Successful',
+        'ItemsSkipped',
+        `${parts} could not be backed up and will be retried by the next run; see the skipped-items report.`,
+        extra,
+      );
     }
-    return result('Successful', 'Succeeded', `${selection.accounts.length} accounts backed up: ${stats.total.added.count} items added, ${stats.total.removed.count} removed.`, extra);
+    return result(
+      'Successful',
+      'Succeeded',
+      `${selection.accounts.length} accounts backed up: ${stats.total.added.count} items added, ${stats.total.removed.count} removed.`,
+      extra,
+    );
   } catch (error) {
     await writer.abort();
     const failure = fatalOf(error);

@@ -23,7 +23,9 @@ function checked<T>(schema: Parameters<typeof Value.Check>[0], value: unknown, w
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const allowed = (e.schema as { enum?: unknown[] }).enum;
-      const message = allowed ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(e.value)})` : e.message;
+      const message = allowed
+        ? `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(e.value)})`
+        : e.message;
       return `  spec${e.path.replaceAll('/', '.')}: ${message}`;
     });
     throw new JobSpecError(`${what} is not valid:\n${lines.join('\n')}`);
@@ -65,7 +67,8 @@ function required(secret: SecretFiles, key: string, what: string): string {
 export function microsoftCredential(connector: ConnectorSpec, secret: SecretFiles): MicrosoftCredential {
   const m = connector.microsoft365;
   if (!m) throw new JobSpecError('the Connector has no spec.microsoft365');
-  if (m.clientSecretRef) return { clientSecret: required(secret, m.clientSecretRef.key ?? 'client-secret', 'the client secret of the Connector').trim() };
+  if (m.clientSecretRef)
+    return { clientSecret: required(secret, m.clientSecretRef.key ?? 'client-secret', 'the client secret of the Connector').trim() };
   if (m.certificateRef) {
     return {
       certificatePem: required(secret, m.certificateRef.certificateKey ?? 'tls.crt', 'the certificate of the Connector'),
@@ -77,7 +80,15 @@ export function microsoftCredential(connector: ConnectorSpec, secret: SecretFile
 
 export interface StoragePlan {
   kind: 's3' | 'local';
-  s3?: { endpoint: string; bucket: string; prefix: string; region?: string; forcePathStyle?: boolean; accessKey: string; secretKey: string };
+  s3?: {
+    endpoint: string;
+    bucket: string;
+    prefix: string;
+    region?: string;
+    forcePathStyle?: boolean;
+    accessKey: string;
+    secretKey: string;
+  };
   local?: { path: string };
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; periodMs: number };
   repositoryKey: string;
@@ -85,7 +96,10 @@ export interface StoragePlan {
 
 export function storagePlan(policy: BackupPolicySpec, storageSecret: SecretFiles, keySecret: SecretFiles): StoragePlan {
   const storage = policy.storage;
-  const repositoryKey = required(keySecret, storage.encryptionKeySecretRef.key ?? 'repository-key', 'the repository key').replace(/\r?\n$/, '');
+  const repositoryKey = required(keySecret, storage.encryptionKeySecretRef.key ?? 'repository-key', 'the repository key').replace(
+    /\r?\n$/,
+    '',
+  );
   const objectLock = storage.objectLock ? { mode: storage.objectLock.mode, periodMs: parseDuration(storage.objectLock.period) } : undefined;
   if (storage.s3) {
     const s3 = storage.s3;

@@ -20,7 +20,13 @@ describe('object backup status report', () => {
     records = applyObservations(records, [failed('v1')], day(0));
     records = applyObservations(records, [failed('v1')], day(1));
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ status: 'Failure', path: '/Inbox/Quarterly report', issue, firstFailure: day(0).toISOString(), lastAttempt: day(1).toISOString() });
+    expect(records[0]).toMatchObject({
+      status: 'Failure',
+      path: '/Inbox/Quarterly report',
+      issue,
+      firstFailure: day(0).toISOString(),
+      lastAttempt: day(1).toISOString(),
+    });
   });
 
   it('turns Failure into Success when a later attempt works, and drops it 30 days later', () => {
@@ -63,9 +69,21 @@ describe('object backup status report', () => {
 
 describe('exclusions', () => {
   it('excludes only Failure versions, says why the others are ignored, and undoes when the request goes away', () => {
-    let records = applyObservations([], [failed('v1'), { account: 'bob', service: 'mail', id: 'X', kind: 'failed', version: 'v9', path: '/Inbox/x', issue }], day(0));
+    let records = applyObservations(
+      [],
+      [failed('v1'), { account: 'bob', service: 'mail', id: 'X', kind: 'failed', version: 'v9', path: '/Inbox/x', issue }],
+      day(0),
+    );
     records = applyObservations(records, [{ account: 'bob', service: 'mail', id: 'X', kind: 'succeeded', version: 'v9' }], day(1));
-    const result = applyExclusions(records, [{ ...key, version: 'v1' }, { account: 'bob', service: 'mail', id: 'X', version: 'v9' }, { ...key, version: 'nope' }], day(2));
+    const result = applyExclusions(
+      records,
+      [
+        { ...key, version: 'v1' },
+        { account: 'bob', service: 'mail', id: 'X', version: 'v9' },
+        { ...key, version: 'nope' },
+      ],
+      day(2),
+    );
     expect(result.excluded).toEqual([{ ...key, version: 'v1' }]);
     expect(result.ignored.map((i) => i.reason)).toEqual([
       'only versions with status Failure can be excluded; this version is Success',

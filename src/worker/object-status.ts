@@ -69,7 +69,18 @@ export function applyObservations(records: readonly ObjectRecord[], observations
       if (record?.status === 'Excluded') continue; // excluded versions are not attempted
       for (const other of list) if (other !== record && other.status === 'Failure') set(other, 'NotAvailable');
       if (!record) {
-        record = { account: o.account, service: o.service, id: o.id, version: o.version, path: o.path, status: 'Failure', issue: o.issue, firstFailure: at, lastAttempt: at, statusChanged: at };
+        record = {
+          account: o.account,
+          service: o.service,
+          id: o.id,
+          version: o.version,
+          path: o.path,
+          status: 'Failure',
+          issue: o.issue,
+          firstFailure: at,
+          lastAttempt: at,
+          statusChanged: at,
+        };
         list.push(record);
         byObject.set(key, list);
       } else {
@@ -155,7 +166,12 @@ export type AccountStatus = 'Success' | 'Partial' | 'Failed' | 'Onboarding';
  * one object has been failing for 24 hours; Partial when objects fail or items were skipped;
  * otherwise Success.
  */
-export function accountStatus(input: { onboarding: boolean; records: readonly ObjectRecord[]; skippedItems: number; now: Date }): AccountStatus {
+export function accountStatus(input: {
+  onboarding: boolean;
+  records: readonly ObjectRecord[];
+  skippedItems: number;
+  now: Date;
+}): AccountStatus {
   if (input.onboarding) return 'Onboarding';
   const failing = input.records.filter((r) => r.status === 'Failure');
   if (failing.some((r) => input.now.getTime() - Date.parse(r.firstFailure) >= FAILED_ACCOUNT_AFTER_MS)) return 'Failed';

@@ -2,11 +2,23 @@ import { describe, expect, it } from 'vitest';
 import type { Account, BackupService, Directory } from '../providers/provider.ts';
 import { selectAccounts, shardOf, type SelectionInput } from './selection.ts';
 
-const service = (name: string, kinds: BackupService['accountKinds']): BackupService => ({ name, accountKinds: kinds, changes: () => ({ changes: [], cursor: () => '' }) as never });
+const service = (name: string, kinds: BackupService['accountKinds']): BackupService => ({
+  name,
+  accountKinds: kinds,
+  changes: () => ({ changes: [], cursor: () => '' }) as never,
+});
 const mail = service('mail', ['user', 'sharedMailbox']);
 const sharepoint = service('sharepoint', ['site']);
 
-const account = (id: string, kind: Account['kind'], extra: Partial<Account> = {}): Account => ({ id, address: `${id}@contoso.com`, displayName: id, kind, licensed: true, groups: [], ...extra });
+const account = (id: string, kind: Account['kind'], extra: Partial<Account> = {}): Account => ({
+  id,
+  address: `${id}@contoso.com`,
+  displayName: id,
+  kind,
+  licensed: true,
+  groups: [],
+  ...extra,
+});
 const directory: Directory = {
   accounts: [
     account('ann', 'user', { groups: ['g-sales', 'sales@contoso.com'] }),
@@ -45,7 +57,9 @@ describe('account selection', () => {
     expect(ids({ known, discovery: { ...base.discovery, autoAddUsers: false } })).toEqual(['ann', 'shared']);
     expect(ids({ known, discovery: { ...base.discovery, autoAddUsers: false, autoAddSharedMailboxes: false } })).toEqual(['ann']);
     // Named in include, an account is protected whatever discovery says.
-    expect(ids({ known, discovery: { ...base.discovery, autoAddUsers: false }, accounts: { mode: 'all', include: [{ id: 'bob' }] } })).toEqual(['ann', 'bob', 'shared']);
+    expect(
+      ids({ known, discovery: { ...base.discovery, autoAddUsers: false }, accounts: { mode: 'all', include: [{ id: 'bob' }] } }),
+    ).toEqual(['ann', 'bob', 'shared']);
   });
 
   it('names groups that no longer exist', () => {

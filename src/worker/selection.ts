@@ -45,7 +45,9 @@ export function shardOf(accountId: string, count: number): number {
 
 function groupIds(directory: Directory, name: string): string[] | undefined {
   const lower = name.toLowerCase();
-  const found = directory.groups.filter((g) => g.id.toLowerCase() === lower || g.displayName.toLowerCase() === lower || g.mail?.toLowerCase() === lower);
+  const found = directory.groups.filter(
+    (g) => g.id.toLowerCase() === lower || g.displayName.toLowerCase() === lower || g.mail?.toLowerCase() === lower,
+  );
   return found.length > 0 ? found.flatMap((g) => [g.id.toLowerCase(), ...(g.mail ? [g.mail.toLowerCase()] : [])]) : undefined;
 }
 
@@ -62,8 +64,7 @@ function matcher(directory: Directory, selectors: readonly AccountSelector[], mi
       else missing.add(s.group);
     }
   }
-  return (a) =>
-    addresses.has(a.address.toLowerCase()) || ids.has(a.id.toLowerCase()) || a.groups.some((g) => groups.has(g.toLowerCase()));
+  return (a) => addresses.has(a.address.toLowerCase()) || ids.has(a.id.toLowerCase()) || a.groups.some((g) => groups.has(g.toLowerCase()));
 }
 
 function discoverable(a: Account, input: SelectionInput): boolean {

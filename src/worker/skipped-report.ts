@@ -15,7 +15,9 @@ function cell(value: string | number): string {
 export function skippedItemsCsv(items: readonly SkippedItem[]): string {
   const rows = [COLUMNS.join(',')];
   for (const i of items) {
-    rows.push([i.account, i.service, i.path, i.name, i.id, i.version, i.size, i.issue.source, i.issue.code, i.issue.message].map(cell).join(','));
+    rows.push(
+      [i.account, i.service, i.path, i.name, i.id, i.version, i.size, i.issue.source, i.issue.code, i.issue.message].map(cell).join(','),
+    );
   }
   return `${rows.join('\n')}\n`;
 }

@@ -8,7 +8,9 @@ import { adminKubeConfig } from '../envtest/context.ts';
 import { apply, freshNamespace, readManifests, type Manifest } from '../support/kube.ts';
 
 const SAMPLES = fileURLToPath(new URL('../../config/samples/', import.meta.url));
-const files = readdirSync(SAMPLES).filter((file) => file.endsWith('.yaml')).sort();
+const files = readdirSync(SAMPLES)
+  .filter((file) => file.endsWith('.yaml'))
+  .sort();
 const kc = adminKubeConfig();
 let namespace: string;
 

@@ -24,7 +24,11 @@ const connector = (intervalMinutes: number) => ({
   metadata: { name: 'status-test' },
   spec: {
     provider: 'microsoft365',
-    microsoft365: { tenantId: 'contoso.onmicrosoft.com', clientId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', clientSecretRef: { name: 'app' } },
+    microsoft365: {
+      tenantId: 'contoso.onmicrosoft.com',
+      clientId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+      clientSecretRef: { name: 'app' },
+    },
     discovery: { intervalMinutes },
   },
 });
@@ -34,7 +38,14 @@ const readyStatus = (reason: string) => ({
   conditions: [{ type: 'Ready', status: 'True', reason, message: 'test', lastTransitionTime: '2026-11-22T00:00:00Z' }],
 });
 
-const target = () => ({ group: 'saasbackup.io', version: 'v1alpha1', plural: 'connectors', kind: 'Connector', namespace, name: 'status-test' });
+const target = () => ({
+  group: 'saasbackup.io',
+  version: 'v1alpha1',
+  plural: 'connectors',
+  kind: 'Connector',
+  namespace,
+  name: 'status-test',
+});
 const read = async () => (await get<Stored>(kc, API, 'Connector', namespace, 'status-test'))!;
 
 beforeAll(async () => {

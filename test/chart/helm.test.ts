@@ -30,11 +30,14 @@ let namespace: string;
 let rendered: Manifest[];
 
 function render(...args: string[]): Manifest[] {
-  const output = execFileSync(
-    helm,
-    ['template', 'sb', CHART, '--namespace', namespace, '--kube-version', KUBERNETES_VERSION, ...args],
-    { encoding: 'utf8', env: { ...process.env, HELM_CACHE_HOME: path.join(ROOT, 'node_modules/.cache/helm'), HELM_CONFIG_HOME: path.join(ROOT, 'node_modules/.cache/helm') } },
-  );
+  const output = execFileSync(helm, ['template', 'sb', CHART, '--namespace', namespace, '--kube-version', KUBERNETES_VERSION, ...args], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      HELM_CACHE_HOME: path.join(ROOT, 'node_modules/.cache/helm'),
+      HELM_CONFIG_HOME: path.join(ROOT, 'node_modules/.cache/helm'),
+    },
+  });
   return parseAllDocuments(output)
     .map((doc) => doc.toJS() as Manifest | null)
     .filter((doc): doc is Manifest => doc !== null);
@@ -81,13 +84,22 @@ describe('charts/saasbackup', () => {
     expect(deployment.spec.replicas).toBe(2);
     const pod = deployment.spec.template.spec as unknown as {
       securityContext: Record<string, unknown>;
-      containers: { args: string[]; securityContext: Record<string, unknown>; livenessProbe: { httpGet: { path: string } }; readinessProbe: { httpGet: { path: string } } }[];
+      containers: {
+        args: string[];
+        securityContext: Record<string, unknown>;
+        livenessProbe: { httpGet: { path: string } };
+        readinessProbe: { httpGet: { path: string } };
+      }[];
     };
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const container = pod.containers[0]!;
     expect(container.args[0]).toBe('controller');
     expect(container.args).toContain('--lease-namespace=$(POD_NAMESPACE)');
-    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
   });
@@ -109,8 +121,17 @@ describe('charts/saasbackup', () => {
       'SaasbackupControllerReconcileErrors',
       'SaasbackupControllerQueueBacklog',
     ]);
-    const served = ['saasbackup_controller_leader', 'saasbackup_controller_cache_synced', 'saasbackup_controller_reconcile_total', 'saasbackup_controller_workqueue_depth'];
-    for (const r of rules) expect(served.some((metric) => r.expr.includes(metric)), r.alert).toBe(true);
+    const served = [
+      'saasbackup_controller_leader',
+      'saasbackup_controller_cache_synced',
+      'saasbackup_controller_reconcile_total',
+      'saasbackup_controller_workqueue_depth',
+    ];
+    for (const r of rules)
+      expect(
+        served.some((metric) => r.expr.includes(metric)),
+        r.alert,
+      ).toBe(true);
     expect(rules[2]!.annotations.summary).toContain('{{ $labels.controller }}');
   });
 

@@ -60,7 +60,9 @@ describe('leader election between controller processes', () => {
   }
 
   /** Starts replicas a and b on one Lease; resolves once one leads and the other follows it. */
-  async function startPair(leaseName: string): Promise<{ leader: ControllerProcess; standby: ControllerProcess; leaderId: string; standbyId: string }> {
+  async function startPair(
+    leaseName: string,
+  ): Promise<{ leader: ControllerProcess; standby: ControllerProcess; leaderId: string; standbyId: string }> {
     const ids = [`${leaseName}-a`, `${leaseName}-b`] as const;
     const processes = [replica(ids[0], leaseName), replica(ids[1], leaseName)] as const;
     const lease = await waitForHolder(admin, leaseName, undefined, 60_000);
@@ -86,9 +88,12 @@ describe('leader election between controller processes', () => {
     expect(lease?.spec?.leaseTransitions).toBe(0);
     expect(standby.logs.filter((l) => l.msg === 'became leader' || l.msg === 'became leader; reconciling')).toEqual([]);
     expect(standby.logs.filter((l) => l.msg === 'controller started')).toEqual([]);
-    expect(leader.logs.filter((l) => l.msg === 'controller started').map((l) => l['controller']).sort()).toEqual(
-      ['backuppolicy', 'backuprun', 'connector', 'objectexclusion', 'restorerequest'],
-    );
+    expect(
+      leader.logs
+        .filter((l) => l.msg === 'controller started')
+        .map((l) => l['controller'])
+        .sort(),
+    ).toEqual(['backuppolicy', 'backuprun', 'connector', 'objectexclusion', 'restorerequest']);
 
     expect(await standby.get('/readyz')).toEqual({ status: 200, body: 'ok (standby)\n' });
     expect(await leader.get('/readyz')).toEqual({ status: 200, body: 'ok (leader)\n' });
@@ -98,13 +103,18 @@ describe('leader election between controller processes', () => {
     // Only the leader reconciles a new Connector.
     await createConnectorWithSecret(admin, namespace, 'pair');
     await waitForConnectorReady(admin, namespace, 'pair');
-    const events = await eventually(async () => {
-      const found = await connectorEvents(admin, namespace, 'pair');
-      return found.some((e) => e.reason === 'Ready') ? found : undefined;
-    }, { what: 'Event Ready on Connector pair' });
+    const events = await eventually(
+      async () => {
+        const found = await connectorEvents(admin, namespace, 'pair');
+        return found.some((e) => e.reason === 'Ready') ? found : undefined;
+      },
+      { what: 'Event Ready on Connector pair' },
+    );
     expect(new Set(events.map((e) => e.reportingInstance))).toEqual(new Set([leaderId]));
     await eventually(
-      async () => (metricValue(await scrape(leader), 'saasbackup_controller_reconcile_total', { controller: 'connector', result: 'success' }) ?? 0) >= 1,
+      async () =>
+        (metricValue(await scrape(leader), 'saasbackup_controller_reconcile_total', { controller: 'connector', result: 'success' }) ?? 0) >=
+        1,
       { what: 'leader connector reconcile_total{result="success"} >= 1' },
     );
     expect(linesAbout(leader, namespace, 'pair')).toContainEqual(
@@ -138,7 +148,9 @@ describe('leader election between controller processes', () => {
     );
     const takeoverMs = Date.now() - killedAt;
     const leaseMs = FAST_LEASE.leaseDurationSeconds * 1000;
-    console.log(`[leader-election] takeover after SIGKILL: ${takeoverMs} ms (lease duration ${leaseMs} ms, retry period ${FAST_LEASE.retryPeriodSeconds * 1000} ms)`);
+    console.log(
+      `[leader-election] takeover after SIGKILL: ${takeoverMs} ms (lease duration ${leaseMs} ms, retry period ${FAST_LEASE.retryPeriodSeconds * 1000} ms)`,
+    );
 
     expect(await leader.exited).toEqual({ code: null, signal: 'SIGKILL' });
     expect(takeoverMs).toBeLessThan(leaseMs + 10_000);
@@ -156,10 +168,13 @@ describe('leader election between controller processes', () => {
     // The new leader reconciles an object created after the failover.
     await createConnectorWithSecret(admin, namespace, 'after-kill');
     await waitForConnectorReady(admin, namespace, 'after-kill');
-    const events = await eventually(async () => {
-      const found = await connectorEvents(admin, namespace, 'after-kill');
-      return found.some((e) => e.reason === 'Ready') ? found : undefined;
-    }, { what: 'Event Ready on Connector after-kill' });
+    const events = await eventually(
+      async () => {
+        const found = await connectorEvents(admin, namespace, 'after-kill');
+        return found.some((e) => e.reason === 'Ready') ? found : undefined;
+      },
+      { what: 'Event Ready on Connector after-kill' },
+    );
     expect(new Set(events.map((e) => e.reportingInstance))).toEqual(new Set([standbyId]));
   });
 
@@ -184,12 +199,18 @@ describe('leader election between controller processes', () => {
     const exitMs = Date.now() - terminatedAt;
     const takenOver = await waitForHolder(admin, leaseName, bId, 60_000);
     const takeoverMs = Date.now() - terminatedAt;
-    console.log(`[leader-election] takeover after SIGTERM (released lease): ${takeoverMs} ms; old leader exited after ${exitMs} ms (lease duration 30000 ms)`);
+    console.log(
+      `[leader-election] takeover after SIGTERM (released lease): ${takeoverMs} ms; old leader exited after ${exitMs} ms (lease duration 30000 ms)`,
+    );
 
     expect(exit).toEqual({ code: 0, signal: null });
     expect(a.logs.map((l) => l.msg)).toContain('released leader lease');
     expect(takeoverMs).toBeLessThan(15_000);
-    expect(takenOver.spec).toMatchObject({ holderIdentity: bId, leaseDurationSeconds: 30, leaseTransitions: (held?.spec?.leaseTransitions ?? 0) + 1 });
+    expect(takenOver.spec).toMatchObject({
+      holderIdentity: bId,
+      leaseDurationSeconds: 30,
+      leaseTransitions: (held?.spec?.leaseTransitions ?? 0) + 1,
+    });
     await b.waitForLog(becameLeader(bId));
     expect(metricValue(await scrape(b), 'saasbackup_controller_leader')).toBe(1);
   });

@@ -41,7 +41,12 @@ describe('the controller process', () => {
   });
 
   /** Starts one replica on a Lease of its own; `stdout` collects every raw stdout line. */
-  function startController(kubeconfig = kubeconfigPath): { controller: ControllerProcess; identity: string; leaseName: string; stdout: string[] } {
+  function startController(kubeconfig = kubeconfigPath): {
+    controller: ControllerProcess;
+    identity: string;
+    leaseName: string;
+    stdout: string[];
+  } {
     const leaseName = suite.newLease('process');
     const identity = `${leaseName}-a`;
     const controller = fleet.start({ kubeconfigPath: kubeconfig, identity, leaseNamespace: LEASE_NAMESPACE, leaseName, ...FAST_LEASE });
@@ -76,7 +81,10 @@ describe('the controller process', () => {
       // Every controller's series exist from the start, at zero, so rates and alerts work.
       for (const controllerName of CONTROLLERS) {
         for (const result of RESULTS) {
-          expect(metricValue(before, 'saasbackup_controller_reconcile_total', { controller: controllerName, result }), `${controllerName} ${result}`).toBe(0);
+          expect(
+            metricValue(before, 'saasbackup_controller_reconcile_total', { controller: controllerName, result }),
+            `${controllerName} ${result}`,
+          ).toBe(0);
         }
         expect(metricValue(before, 'saasbackup_controller_workqueue_depth', { controller: controllerName })).toBe(0);
       }
@@ -123,7 +131,9 @@ describe('the controller process', () => {
     await createConnectorWithSecret(admin, namespace, 'metrics');
     await waitForConnectorReady(admin, namespace, 'metrics');
     await eventually(
-      async () => (metricValue(await scrape(controller), 'saasbackup_controller_reconcile_total', { controller: 'connector', result: 'success' }) ?? 0) >= 1,
+      async () =>
+        (metricValue(await scrape(controller), 'saasbackup_controller_reconcile_total', { controller: 'connector', result: 'success' }) ??
+          0) >= 1,
       { what: 'reconcile_total{controller="connector",result="success"} >= 1' },
     );
 
@@ -134,7 +144,10 @@ describe('the controller process', () => {
 
     for (const controllerName of CONTROLLERS) {
       for (const result of RESULTS) {
-        expect(metricValue(samples, 'saasbackup_controller_reconcile_total', { controller: controllerName, result }), `${controllerName} ${result}`).toBeGreaterThanOrEqual(0);
+        expect(
+          metricValue(samples, 'saasbackup_controller_reconcile_total', { controller: controllerName, result }),
+          `${controllerName} ${result}`,
+        ).toBeGreaterThanOrEqual(0);
       }
       expect(metricValue(samples, 'saasbackup_controller_workqueue_depth', { controller: controllerName })).toBeGreaterThanOrEqual(0);
     }
@@ -144,7 +157,9 @@ describe('the controller process', () => {
     expect(counts).toEqual([...counts].sort((x, y) => x - y));
     const reconciles = metricValue(samples, 'saasbackup_controller_reconcile_duration_seconds_count', { controller: 'connector' }) ?? 0;
     expect(reconciles).toBeGreaterThanOrEqual(1);
-    expect(metricValue(samples, 'saasbackup_controller_reconcile_duration_seconds_bucket', { controller: 'connector', le: '+Inf' })).toBe(reconciles);
+    expect(metricValue(samples, 'saasbackup_controller_reconcile_duration_seconds_bucket', { controller: 'connector', le: '+Inf' })).toBe(
+      reconciles,
+    );
     expect(metricValue(samples, 'saasbackup_controller_leader')).toBe(1);
     for (const resource of RESOURCES) expect(metricValue(samples, 'saasbackup_controller_cache_synced', { resource })).toBe(1);
     expect(metricValue(samples, 'saasbackup_controller_process_resident_memory_bytes')).toBeGreaterThan(1024 * 1024);
@@ -199,15 +214,23 @@ describe('the controller process', () => {
     await apply(admin, connectorManifest('canary-no-secret', namespace, 'canary-missing'));
     await waitForConnectorReady(admin, namespace, 'canary');
     for (const name of ['canary-wrong-key', 'canary-no-secret']) {
-      await eventually(async () => {
-        const ready = await condition(admin, namespace, name);
-        return ready?.status === 'False' && ready.reason === 'SecretNotFound' ? ready : undefined;
-      }, { what: `Connector ${name} Ready=False SecretNotFound` });
+      await eventually(
+        async () => {
+          const ready = await condition(admin, namespace, name);
+          return ready?.status === 'False' && ready.reason === 'SecretNotFound' ? ready : undefined;
+        },
+        { what: `Connector ${name} Ready=False SecretNotFound` },
+      );
     }
-    const events = await eventually(async () => {
-      const found = (await listEvents(admin, namespace)).filter((e) => e.involvedObject.name.startsWith('canary'));
-      return found.filter((e) => e.reason === 'SecretNotFound').length >= 2 && found.some((e) => e.reason === 'Ready') ? found : undefined;
-    }, { what: 'Events Ready and SecretNotFound on the canary Connectors' });
+    const events = await eventually(
+      async () => {
+        const found = (await listEvents(admin, namespace)).filter((e) => e.involvedObject.name.startsWith('canary'));
+        return found.filter((e) => e.reason === 'SecretNotFound').length >= 2 && found.some((e) => e.reason === 'Ready')
+          ? found
+          : undefined;
+      },
+      { what: 'Events Ready and SecretNotFound on the canary Connectors' },
+    );
     // SIGTERM, so that every line the process would write has been written.
     expect(await controller.stop('SIGTERM')).toEqual({ code: 0, signal: null });
 
@@ -224,6 +247,8 @@ describe('the controller process', () => {
       }
     }
     // The Warning names what is missing, not what is there.
-    expect(events.find((e) => e.involvedObject.name === 'canary-wrong-key' && e.reason === 'SecretNotFound')?.message).toContain('missing-key');
+    expect(events.find((e) => e.involvedObject.name === 'canary-wrong-key' && e.reason === 'SecretNotFound')?.message).toContain(
+      'missing-key',
+    );
   });
 });

@@ -26,7 +26,14 @@ interface Condition {
 }
 interface Reconciled extends Manifest {
   metadata: Manifest['metadata'] & { generation: number };
-  status?: { conditions?: Condition[]; observedGeneration?: number; phase?: string; reason?: string; completionTime?: string; duration?: string };
+  status?: {
+    conditions?: Condition[];
+    observedGeneration?: number;
+    phase?: string;
+    reason?: string;
+    completionTime?: string;
+    duration?: string;
+  };
 }
 
 async function condition(kind: string, name: string, type: string, expected: Partial<Condition>, ns = namespace): Promise<Condition> {
@@ -42,7 +49,9 @@ async function condition(kind: string, name: string, type: string, expected: Par
   });
 }
 
-async function events(ns: string): Promise<{ reason: string; type: string; message: string; involvedObject: { kind: string; name: string } }[]> {
+async function events(
+  ns: string,
+): Promise<{ reason: string; type: string; message: string; involvedObject: { kind: string; name: string } }[]> {
   const list = await kubeRequest<{ items: never[] }>(kc, { method: 'GET', path: `/api/v1/namespaces/${ns}/events` });
   return list.items;
 }
@@ -112,7 +121,9 @@ describe('problems the schema cannot see', () => {
     await apply(kc, samplePolicy, ns);
     const missing = await condition('BackupPolicy', 'contoso-m365-daily', 'Ready', { status: 'False', reason: 'ConnectorNotFound' }, ns);
     expect(missing.message).toContain('Connector "contoso-m365"');
-    const warning = await eventually(async () => (await events(ns)).find((e) => e.reason === 'ConnectorNotFound'), { what: 'a warning event' });
+    const warning = await eventually(async () => (await events(ns)).find((e) => e.reason === 'ConnectorNotFound'), {
+      what: 'a warning event',
+    });
     expect(warning.type).toBe('Warning');
 
     for (const manifest of readManifests(path.join(SAMPLES, 'secrets.yaml'))) await apply(kc, manifest, ns);
@@ -122,7 +133,11 @@ describe('problems the schema cannot see', () => {
 
   it('names a missing Secret key without revealing any Secret value', async () => {
     const ns = await freshNamespace(kc, 'missing-key');
-    await apply(kc, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'contoso-m365-app' }, stringData: { 'wrong-key': 'hunter2-not-shown' } }, ns);
+    await apply(
+      kc,
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'contoso-m365-app' }, stringData: { 'wrong-key': 'hunter2-not-shown' } },
+      ns,
+    );
     await apply(kc, readManifests(path.join(SAMPLES, 'connector-microsoft365.yaml'))[0]!, ns);
     const notReady = await condition('Connector', 'contoso-m365', 'Ready', { status: 'False', reason: 'SecretNotFound' }, ns);
     expect(notReady.message).toContain('has no key "client-secret"');

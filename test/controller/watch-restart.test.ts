@@ -32,7 +32,9 @@ function recordingLogger(): Logger & { lines: string[] } {
   const log =
     (level: string) =>
     (fields: object, message: string): void => {
-      lines.push(`${new Date().toISOString()} ${level} ${message} ${JSON.stringify(fields, (_, v: unknown) => (v instanceof Error ? v.message : v))}`);
+      lines.push(
+        `${new Date().toISOString()} ${level} ${message} ${JSON.stringify(fields, (_, v: unknown) => (v instanceof Error ? v.message : v))}`,
+      );
     };
   return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
@@ -128,7 +130,11 @@ describe('kube-apiserver restart', () => {
 
     const logger = recordingLogger();
     loggers.push(logger);
-    const informer = createKubeInformer<KubernetesObject>(admin, { group: GROUP, version: VERSION, plural: 'connectors' }, { namespace, logger });
+    const informer = createKubeInformer<KubernetesObject>(
+      admin,
+      { group: GROUP, version: VERSION, plural: 'connectors' },
+      { namespace, logger },
+    );
     informers.push(informer);
     const added: string[] = [];
     const deleted: string[] = [];
@@ -153,7 +159,10 @@ describe('kube-apiserver restart', () => {
 
     // The watch keeps delivering afterwards (not just a one-off relist).
     await apply(admin, connectorManifest('later', namespace, 'app'));
-    await eventually(async () => informer.get(namespace, 'later') !== undefined, { timeoutMs: 30_000, what: 'informer sees Connector later' });
+    await eventually(async () => informer.get(namespace, 'later') !== undefined, {
+      timeoutMs: 30_000,
+      what: 'informer sees Connector later',
+    });
     const stored = await get<KubernetesObject>(admin, API_VERSION, 'Connector', namespace, 'later');
     expect(informer.get(namespace, 'later')?.metadata?.uid).toBe(stored?.metadata?.uid);
   });
@@ -164,7 +173,11 @@ describe('kube-apiserver restart', () => {
 
     const logger = recordingLogger();
     loggers.push(logger);
-    const informer = createKubeInformer<KubernetesObject>(admin, { group: GROUP, version: VERSION, plural: 'connectors' }, { namespace, logger });
+    const informer = createKubeInformer<KubernetesObject>(
+      admin,
+      { group: GROUP, version: VERSION, plural: 'connectors' },
+      { namespace, logger },
+    );
     informers.push(informer);
     const deleted: string[] = [];
     informer.onDelete((o) => deleted.push(o.metadata?.name ?? ''));

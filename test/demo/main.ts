@@ -38,7 +38,17 @@ function row(type: string, r: BackupRunResult): string[] {
 async function main(): Promise<void> {
   const dir = process.argv[2] ?? mkdtempSync(path.join(tmpdir(), 'saasbackup-demo-'));
   console.log('Starting the Microsoft 365 emulator (Entra ID + Graph over HTTPS on 127.0.0.1)...');
-  const emulator = await startEmulator({ tenant: { seed: 'demo', users: 4, sharedMailboxes: 1, groups: 2, sites: 1, teams: 1, items: { mail: 60, events: 12, contacts: 15, files: 20, siteFiles: 10, channelMessages: 6 } } });
+  const emulator = await startEmulator({
+    tenant: {
+      seed: 'demo',
+      users: 4,
+      sharedMailboxes: 1,
+      groups: 2,
+      sites: 1,
+      teams: 1,
+      items: { mail: 60, events: 12, contacts: 15, files: 20, siteFiles: 10, channelMessages: 6 },
+    },
+  });
   const c = emulator.connection;
   const provider = new MicrosoftProvider(connectionOf(emulator));
   const services = SERVICES.filter((s) => provider.services.has(s));
@@ -55,7 +65,8 @@ async function main(): Promise<void> {
       accounts: { mode: 'all' },
       discovery: { autoAddUsers: true, autoAddSharedMailboxes: true, includeUnlicensed: false },
       concurrency: 4,
-      onProgress: (p) => process.stdout.write(`\r  ${p.accountsDone}/${p.accountsTotal} accounts, ${p.itemsDone} items, ${formatBytes(p.bytesDone)}   `),
+      onProgress: (p) =>
+        process.stdout.write(`\r  ${p.accountsDone}/${p.accountsTotal} accounts, ${p.itemsDone} items, ${formatBytes(p.bytesDone)}   `),
     });
   try {
     console.log('\nBase backup (every account is onboarding until its first full backup)...');
@@ -70,9 +81,19 @@ async function main(): Promise<void> {
     console.log(`  Graph requests of the incremental run: ${emulator.stats.total} (content downloads only for what changed)\n`);
 
     console.log('Job monitor');
-    console.log(table(['TYPE', 'STATUS', 'REASON', 'ADDED', 'REMOVED', 'SKIPPED', 'SIZE', 'DURATION'], [row('Backup (base)', base), row('Backup (incremental)', incremental)]));
+    console.log(
+      table(
+        ['TYPE', 'STATUS', 'REASON', 'ADDED', 'REMOVED', 'SKIPPED', 'SIZE', 'DURATION'],
+        [row('Backup (base)', base), row('Backup (incremental)', incremental)],
+      ),
+    );
     console.log('\nAccounts');
-    console.log(table(['ACCOUNT', 'KIND', 'STATUS'], incremental.accounts.list.map((a) => [a.address, a.kind, a.status])));
+    console.log(
+      table(
+        ['ACCOUNT', 'KIND', 'STATUS'],
+        incremental.accounts.list.map((a) => [a.address, a.kind, a.status]),
+      ),
+    );
     const snapshots = await repository.snapshots();
     console.log(`\nThe data went into an encrypted, deduplicated repository at ${dir}: ${snapshots.length} snapshots.`);
     console.log('Look inside with the operator CLI:');

@@ -52,7 +52,11 @@ describe('npm run emulator -- microsoft', () => {
       },
     });
     const token = await msal.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
-    const users = (await (await fetch(`${connection.graphBaseUrl}/v1.0/users?$select=userPrincipalName`, { headers: { Authorization: `Bearer ${token?.accessToken}` } })).json()) as { value: { userPrincipalName: string }[] };
+    const users = (await (
+      await fetch(`${connection.graphBaseUrl}/v1.0/users?$select=userPrincipalName`, {
+        headers: { Authorization: `Bearer ${token?.accessToken}` },
+      })
+    ).json()) as { value: { userPrincipalName: string }[] };
     expect(users.value.length).toBeGreaterThanOrEqual(2);
     const exited = exitOf(child);
     child.kill('SIGTERM');

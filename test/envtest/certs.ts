@@ -34,18 +34,27 @@ async function ecKey(dir: string, file: string): Promise<void> {
   await openssl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file]);
 }
 
-async function signedCert(
-  dir: string,
-  name: string,
-  subject: string,
-  extensions: string[],
-): Promise<void> {
+async function signedCert(dir: string, name: string, subject: string, extensions: string[]): Promise<void> {
   await ecKey(dir, `${name}.key`);
   await openssl(dir, ['req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`]);
   writeFileSync(join(dir, `${name}.ext`), `${extensions.join('\n')}\n`);
   await openssl(dir, [
-    'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-days', DAYS, '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`,
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    DAYS,
+    '-sha256',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
   ]);
 }
 
@@ -56,11 +65,22 @@ export async function generateCerts(dir: string): Promise<TestCerts> {
     (async () => {
       await ecKey(dir, 'ca.key');
       await openssl(dir, [
-        'req', '-x509', '-new', '-key', 'ca.key', '-sha256', '-days', DAYS,
-        '-subj', '/CN=saasbackup-envtest-ca',
-        '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-        '-out', 'ca.crt',
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'ca.key',
+        '-sha256',
+        '-days',
+        DAYS,
+        '-subj',
+        '/CN=saasbackup-envtest-ca',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+        '-out',
+        'ca.crt',
       ]);
     })(),
     (async () => {

@@ -4,12 +4,7 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from 'minio';
 import { inject } from 'vitest';
-import {
-  installCrdsFromDir,
-  kubeConfigFor,
-  serviceAccountKubeConfig,
-  writeAdminKubeconfig,
-} from './environment.ts';
+import { installCrdsFromDir, kubeConfigFor, serviceAccountKubeConfig, writeAdminKubeconfig } from './environment.ts';
 import type { ClusterAccess, ServiceAccountKubeConfig } from './environment.ts';
 import { startKubeApiserver } from './kube-apiserver.ts';
 import type { KubeApiserver } from './kube-apiserver.ts';

@@ -34,7 +34,9 @@ import { poll } from './process.ts';
 const suffix = (): string => randomBytes(3).toString('hex');
 
 /** The built binary is pinned; one from KUBEBUILDER_ASSETS may be any v1.x. */
-const expectedVersion = process.env['KUBEBUILDER_ASSETS'] ? /^v1\.\d+\.\d+/ : new RegExp(`^${pinnedVersions().kubernetes.replaceAll(".", "\\.")}$`);
+const expectedVersion = process.env['KUBEBUILDER_ASSETS']
+  ? /^v1\.\d+\.\d+/
+  : new RegExp(`^${pinnedVersions().kubernetes.replaceAll('.', '\\.')}$`);
 
 /** Awaits a delete that Object Lock must refuse; returns the S3 error. */
 async function refusal(call: Promise<unknown>): Promise<S3Error> {
@@ -236,9 +238,7 @@ describe('kube-apiserver', () => {
     watchEnded = () => undefined;
     let second = await listAndWatch(false);
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'after' } } });
-    await poll('ADDED after, or 410 Expired', 10_000, async () =>
-      seen.includes('ADDED after') || expired ? true : undefined,
-    );
+    await poll('ADDED after, or 410 Expired', 10_000, async () => (seen.includes('ADDED after') || expired ? true : undefined));
     if (!seen.includes('ADDED after')) {
       second.abort();
       second = await listAndWatch(true);
@@ -253,10 +253,7 @@ describe('kube-apiserver', () => {
   });
 
   it('runs an extra apiserver on the shared etcd: isolated by prefix, restartable on its URL', async () => {
-    const started = await Promise.allSettled([
-      startExtraApiserver(),
-      startExtraApiserver({ etcdPrefix: inject('etcdPrefix') }),
-    ]);
+    const started = await Promise.allSettled([startExtraApiserver(), startExtraApiserver({ etcdPrefix: inject('etcdPrefix') })]);
     const [isolated, shared] = started.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     if (isolated === undefined || shared === undefined) {
       await Promise.all([isolated?.stop(), shared?.stop()]);

@@ -5,13 +5,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ApiException,
-  ApiextensionsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-} from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesObject, V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { kubeRequest } from '../../src/runtime/kube-request.ts';
@@ -238,11 +232,7 @@ export async function waitForCrdEstablished(kc: KubeConfig, name: string, timeou
  * Server-side applies the CRDs (field manager saasbackup-envtest, forced) and waits until each is
  * Established. Returns their names.
  */
-export async function installCrds(
-  kc: KubeConfig,
-  crds: V1CustomResourceDefinition[],
-  timeoutMs = 30_000,
-): Promise<string[]> {
+export async function installCrds(kc: KubeConfig, crds: V1CustomResourceDefinition[], timeoutMs = 30_000): Promise<string[]> {
   const names: string[] = [];
   for (const crd of crds) {
     const name = crd.metadata?.name;
@@ -337,8 +327,7 @@ export async function startTestEnvironment(options: TestEnvironmentOptions = {})
     const access: ClusterAccess = { server: apiserver.url, certs, dir };
     const kubeconfigPath = writeAdminKubeconfig(access, join(dir, 'admin.kubeconfig'));
     const crdDir = options.crdDir === undefined ? DEFAULT_CRD_DIR : options.crdDir;
-    const crdNames =
-      crdDir === null ? [] : await timed('crds', installCrdsFromDir(kubeConfigFor(access), crdDir));
+    const crdNames = crdDir === null ? [] : await timed('crds', installCrdsFromDir(kubeConfigFor(access), crdDir));
     await minioStarted;
     timings['total'] = Date.now() - started;
     log(`envtest started in ${timings['total']} ms ${JSON.stringify(timings)}`);

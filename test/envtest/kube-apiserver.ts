@@ -127,8 +127,7 @@ export async function startKubeApiserver(options: KubeApiserverOptions): Promise
   const etcdPrefix = options.etcdPrefix ?? '/registry';
   const timeoutMs = options.startTimeoutMs ?? 90_000;
 
-  const launch = (args: string[]): ManagedProcess =>
-    new ManagedProcess({ name, binary: options.binary, args, logFile });
+  const launch = (args: string[]): ManagedProcess => new ManagedProcess({ name, binary: options.binary, args, logFile });
 
   let port = 0;
   let args: string[] = [];

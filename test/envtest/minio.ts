@@ -136,10 +136,15 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
       if (bucket !== null) {
         // Right after "live" the object layer may still be initialising; retry briefly.
         const client = minioClient(connection);
-        await poll(`minio bucket ${bucket} with Object Lock`, timeoutMs, async () => {
-          await createObjectLockBucket(client, bucket, region);
-          return true;
-        }, { intervalMs: 200, abort: () => proc.exitError() });
+        await poll(
+          `minio bucket ${bucket} with Object Lock`,
+          timeoutMs,
+          async () => {
+            await createObjectLockBucket(client, bucket, region);
+            return true;
+          },
+          { intervalMs: 200, abort: () => proc.exitError() },
+        );
       }
     } catch (err) {
       const failure = await startupFailure(proc, err);

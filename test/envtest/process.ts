@@ -173,7 +173,11 @@ export async function poll<T>(
 export function tailFile(path: string, lines = 25): string {
   if (!existsSync(path)) return '';
   const text = readFileSync(path, 'utf8');
-  return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n')
+    .trimEnd();
 }
 
 export interface SpawnOptions {

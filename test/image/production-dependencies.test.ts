@@ -22,10 +22,14 @@ beforeAll(() => {
   cpSync(path.join(ROOT, 'package.json'), path.join(app, 'package.json'));
   cpSync(path.join(ROOT, 'package-lock.json'), path.join(app, 'package-lock.json'));
   execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, stdio: 'pipe' });
-  execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(app, 'dist')], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
+  execFileSync(
+    path.join(ROOT, 'node_modules/.bin/tsc'),
+    ['-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(app, 'dist')],
+    {
+      cwd: ROOT,
+      stdio: 'pipe',
+    },
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -44,8 +48,16 @@ describe('the production layout of the image', () => {
     expect(entrypoint[0]).toBe('node');
     const flags = entrypoint.slice(1, -1);
     expect(entrypoint.at(-1)).toBe('/app/dist/cli/main.js');
-    const env = { ...process.env, NODE_OPTIONS: /NODE_OPTIONS=(\S+)/.exec(dockerfile)![1]!, MALLOC_ARENA_MAX: /MALLOC_ARENA_MAX=(\S+)/.exec(dockerfile)![1]! };
-    const out = execFileSync(process.execPath, [...flags, path.join(app, 'dist/cli/main.js'), '--help'], { cwd: app, env, encoding: 'utf8' });
+    const env = {
+      ...process.env,
+      NODE_OPTIONS: /NODE_OPTIONS=(\S+)/.exec(dockerfile)![1]!,
+      MALLOC_ARENA_MAX: /MALLOC_ARENA_MAX=(\S+)/.exec(dockerfile)![1]!,
+    };
+    const out = execFileSync(process.execPath, [...flags, path.join(app, 'dist/cli/main.js'), '--help'], {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+    });
     expect(out).toContain('Usage: saasbackup');
   });
 
@@ -65,7 +77,13 @@ describe('the production layout of the image', () => {
     await apply(kc, readManifests(path.join(samples, 'connector-microsoft365.yaml'))[0]!, namespace);
     const ready = await eventually(
       async () => {
-        const connector = await get<{ status?: { conditions?: { type: string; status: string }[] } }>(kc, API_VERSION, 'Connector', namespace, 'contoso-m365');
+        const connector = await get<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          kc,
+          API_VERSION,
+          'Connector',
+          namespace,
+          'contoso-m365',
+        );
         return connector?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
       },
       { what: 'the Connector to be Ready', timeoutMs: 60_000 },

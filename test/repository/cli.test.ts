@@ -17,10 +17,14 @@ const dir = mkdtempSync(path.join(tmpdir(), 'saasbackup-cli-'));
 
 async function repo(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(path.join(ROOT, 'node_modules/.bin/node'), [path.join(ROOT, 'src/cli/main.ts'), 'repo', ...args], {
-      env: { ...process.env, SAASBACKUP_REPOSITORY: dir, SAASBACKUP_REPOSITORY_KEY: KEY, ...env },
-      encoding: 'buffer',
-    }).then((r) => ({ stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString() }));
+    const { stdout, stderr } = await exec(
+      path.join(ROOT, 'node_modules/.bin/node'),
+      [path.join(ROOT, 'src/cli/main.ts'), 'repo', ...args],
+      {
+        env: { ...process.env, SAASBACKUP_REPOSITORY: dir, SAASBACKUP_REPOSITORY_KEY: KEY, ...env },
+        encoding: 'buffer',
+      },
+    ).then((r) => ({ stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString() }));
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: Buffer; stderr: Buffer };
@@ -34,7 +38,10 @@ let firstSnapshot: string;
 beforeAll(async () => {
   expect((await repo(['init'])).stdout).toContain('created repository');
   const repository = await Repository.open(new FileStorage(dir), { key: KEY });
-  for (const [run, subject] of [['r1', 'Quarterly report'], ['r2', 'Quarterly report v2']] as const) {
+  for (const [run, subject] of [
+    ['r1', 'Quarterly report'],
+    ['r2', 'Quarterly report v2'],
+  ] as const) {
     const writer = await repository.snapshotWriter({ policy: 'daily', run, shard: 0 });
     await writer.addItem({
       account: 'alice@contoso.com',
@@ -92,7 +99,11 @@ describe('saasbackup repo', () => {
     expect(noKey.stderr).toContain('SAASBACKUP_REPOSITORY_KEY');
     const again = await repo(['init']);
     expect(again.stderr).toContain('already exists');
-    const unreachable = await repo(['snapshots'], { SAASBACKUP_REPOSITORY: 's3:http://127.0.0.1:1/backups/x', AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'secret-never-shown' });
+    const unreachable = await repo(['snapshots'], {
+      SAASBACKUP_REPOSITORY: 's3:http://127.0.0.1:1/backups/x',
+      AWS_ACCESS_KEY_ID: 'a',
+      AWS_SECRET_ACCESS_KEY: 'secret-never-shown',
+    });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain('127.0.0.1:1');
     expect(unreachable.stderr).not.toContain('secret-never-shown');

@@ -25,7 +25,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Outcome {
   killed: boolean;
-  result?: { committed: string; downloads: number; resumedFrom: number; stats: { items: number; itemsAdded: number; itemsUnchanged: number } };
+  result?: {
+    committed: string;
+    downloads: number;
+    resumedFrom: number;
+    stats: { items: number; itemsAdded: number; itemsUnchanged: number };
+  };
   stderr: string;
 }
 
@@ -39,7 +44,11 @@ function runWriter(run: string, killAfterMs?: number): Promise<Outcome> {
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('exit', (_code, signal) => {
       clearTimeout(timer);
-      resolve({ killed: signal === 'SIGKILL', ...(stdout.trim() ? { result: JSON.parse(stdout.trim().split('\n').at(-1)!) } : {}), stderr });
+      resolve({
+        killed: signal === 'SIGKILL',
+        ...(stdout.trim() ? { result: JSON.parse(stdout.trim().split('\n').at(-1)!) } : {}),
+        stderr,
+      });
     });
   });
 }
@@ -59,7 +68,7 @@ describe('a writer killed with SIGKILL at random points', () => {
     await Repository.init(new FileStorage(dir), { key: KEY });
     const committed: string[] = [];
     let seed = 12345;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     let kills = 0;
     let attempt = 0;
     let run = 'run-0';
@@ -85,7 +94,11 @@ describe('a writer killed with SIGKILL at random points', () => {
     // Once the killed writers' locks have expired, prune removes what they left and loses nothing.
     const later = await Repository.open(new FileStorage(dir), { key: KEY, clock: () => new Date(Date.now() + 6 * 60_000) });
     await prune(later, { unindexedGraceMs: 0 });
-    expect(readdirSync(dir, { recursive: true }).map(String).filter((name) => path.basename(name).startsWith('.tmp-'))).toEqual([]);
+    expect(
+      readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((name) => path.basename(name).startsWith('.tmp-')),
+    ).toEqual([]);
     const afterPrune = await Repository.open(new FileStorage(dir), { key: KEY });
     expect((await check(afterPrune, { readData: true })).errors).toEqual([]);
     for (const id of committed) expect(await verifySnapshot(afterPrune, id)).toBe(ITEMS);
@@ -100,6 +113,8 @@ describe('a writer killed with SIGKILL at random points', () => {
     const after = await Repository.open(new FileStorage(dir), { key: KEY });
     expect(await verifySnapshot(after, final.result!.committed)).toBe(ITEMS);
     expect((await check(after)).errors).toEqual([]);
-    console.log(`[crash] ${attempt} attempts, ${kills} killed, ${committed.length} committed; final run read ${downloads} of ${ITEMS} items`);
+    console.log(
+      `[crash] ${attempt} attempts, ${kills} killed, ${committed.length} committed; final run read ${downloads} of ${ITEMS} items`,
+    );
   }, 600_000);
 });

@@ -36,7 +36,14 @@ function tempDir(): string {
 }
 
 function s3(prefix = `repo-test-${process.pid}-${++prefixes}-${Date.now().toString(36)}`): S3Storage {
-  return new S3Storage({ endpoint: minio.endpoint, bucket: minio.bucket, prefix, accessKey: minio.accessKey, secretKey: minio.secretKey, region: minio.region });
+  return new S3Storage({
+    endpoint: minio.endpoint,
+    bucket: minio.bucket,
+    prefix,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+    region: minio.region,
+  });
 }
 
 const backends: [string, () => Storage][] = [
@@ -55,7 +62,17 @@ function content(n: number): Buffer {
 }
 function item(n: number, account = `user${n % 20}@contoso.com`): ItemInput {
   const body = content(n);
-  return { account, service: 'mail', id: `msg-${n}`, version: 'v1', path: `Inbox/${n % 7}`, name: `message ${n}`, size: body.length, modified: '2026-11-01T00:00:00Z', content: async () => body };
+  return {
+    account,
+    service: 'mail',
+    id: `msg-${n}`,
+    version: 'v1',
+    path: `Inbox/${n % 7}`,
+    name: `message ${n}`,
+    size: body.length,
+    modified: '2026-11-01T00:00:00Z',
+    content: async () => body,
+  };
 }
 
 async function writeSnapshot(repository: Repository, items: ItemInput[], runName = 'r1') {
@@ -122,7 +139,10 @@ describe('damage on a real directory', () => {
   it('check --read-data names the damaged items of a flipped pack and of a truncated pack; all others restore', async () => {
     const dir = tempDir();
     const storage = new FileStorage(dir);
-    await writeSnapshot(await Repository.init(storage, { key: KEY }), Array.from({ length: 400 }, (_, n) => item(n)));
+    await writeSnapshot(
+      await Repository.init(storage, { key: KEY }),
+      Array.from({ length: 400 }, (_, n) => item(n)),
+    );
     const packs: string[] = [];
     for await (const object of storage.list('data/')) packs.push(object.name);
     const flipped = path.join(dir, packs[0]!);
@@ -144,9 +164,13 @@ describe('damage on a real directory', () => {
     expect(restored).toBe(400 - damaged.size);
 
     // The CLI says the same to an operator, with a non-zero exit code.
-    const cli = await run(path.join(ROOT, 'node_modules/.bin/node'), [path.join(ROOT, 'src/cli/main.ts'), 'repo', '--repo', dir, 'check', '--read-data'], {
-      env: { ...process.env, SAASBACKUP_REPOSITORY_KEY: KEY },
-    }).catch((e: { code: number; stdout: string }) => e);
+    const cli = await run(
+      path.join(ROOT, 'node_modules/.bin/node'),
+      [path.join(ROOT, 'src/cli/main.ts'), 'repo', '--repo', dir, 'check', '--read-data'],
+      {
+        env: { ...process.env, SAASBACKUP_REPOSITORY_KEY: KEY },
+      },
+    ).catch((e: { code: number; stdout: string }) => e);
     expect((cli as { code: number }).code).toBe(1);
     expect((cli as { stdout: string }).stdout).toContain('items affected:');
     expect((cli as { stdout: string }).stdout).toContain([...damaged][0]);
@@ -160,7 +184,10 @@ describe('damage on a real directory', () => {
   it('keeps every item readable when an index file is damaged', async () => {
     const dir = tempDir();
     const storage = new FileStorage(dir);
-    await writeSnapshot(await Repository.init(storage, { key: KEY }), Array.from({ length: 200 }, (_, n) => item(n)));
+    await writeSnapshot(
+      await Repository.init(storage, { key: KEY }),
+      Array.from({ length: 200 }, (_, n) => item(n)),
+    );
     const indexFile = path.join(dir, 'index', readdirSync(path.join(dir, 'index'))[0]!);
     writeFileSync(indexFile, Buffer.from('not an index at all'));
     const repository = await Repository.open(storage, { key: KEY });
@@ -178,7 +205,11 @@ describe('S3 Object Lock', () => {
     const storage = s3();
     await Repository.init(storage, { key: KEY });
     const repository = await Repository.open(storage, { key: KEY, objectLock: { mode: 'GOVERNANCE', periodMs: 86_400_000 } });
-    await writeSnapshot(repository, Array.from({ length: 50 }, (_, n) => item(n)), 'r1');
+    await writeSnapshot(
+      repository,
+      Array.from({ length: 50 }, (_, n) => item(n)),
+      'r1',
+    );
     await writeSnapshot(repository, [item(1000)], 'r2');
     const packs: string[] = [];
     for await (const object of storage.list('data/')) packs.push(object.name);
@@ -196,7 +227,14 @@ describe('S3 Object Lock', () => {
   }, 120_000);
 
   it('names an unreachable endpoint, and never shows the secret key', async () => {
-    const storage = new S3Storage({ endpoint: 'http://127.0.0.1:1', bucket: 'backups', prefix: 'p', accessKey: 'AKIA', secretKey: 'super-secret-value', maxAttempts: 1 });
+    const storage = new S3Storage({
+      endpoint: 'http://127.0.0.1:1',
+      bucket: 'backups',
+      prefix: 'p',
+      accessKey: 'AKIA',
+      secretKey: 'super-secret-value',
+      maxAttempts: 1,
+    });
     const error = await Repository.open(storage, { key: KEY }).catch((e: unknown) => e);
     expect(isRepositoryError(error, 'Unavailable')).toBe(true);
     expect((error as Error).message).toContain('127.0.0.1:1');

@@ -232,7 +232,7 @@ describe.each(backends)('Storage contract: $label', (backend) => {
 
   it('takes names with spaces, unicode and characters special in URLs', async () => {
     const { storage } = backend.make();
-    const names = ['odd/a b+c%20d&e=f?g#h:i;j,k@l$m!n~o*p(q)r[s]t', 'odd/ünïcødé-€-名前', "odd/'quotes\""];
+    const names = ['odd/a b+c%20d&e=f?g#h:i;j,k@l$m!n~o*p(q)r[s]t', 'odd/ünïcødé-€-名前', 'odd/\'quotes"'];
     for (const name of names) await storage.put(name, Buffer.from(name));
     for (const name of names) {
       expect((await storage.get(name)).toString(), name).toBe(name);
@@ -516,14 +516,16 @@ describe('S3Storage retries and timeouts', () => {
 
   const fake = (overrides: Partial<S3StorageOptions> = {}) =>
     new S3Storage(s3Options({ endpoint, region: 'us-east-1', retryBaseDelayMs: 10, ...overrides }));
-  const s3ErrorXml = (code: string) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code} from the test server</Message></Error>`;
+  const s3ErrorXml = (code: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code} from the test server</Message></Error>`;
 
   it('retries 5xx answers, throttling and dropped connections, then succeeds', async () => {
     requests = 0;
     respond = (_req, res, n) => {
       if (n === 1) res.writeHead(503, { 'content-type': 'application/xml' }).end(s3ErrorXml('SlowDown'));
       else if (n === 2) res.socket?.destroy();
-      else if (n === 3) res.writeHead(502).end(); // a proxy's answer: no S3 error body
+      else if (n === 3)
+        res.writeHead(502).end(); // a proxy's answer: no S3 error body
       else if (n === 4) res.writeHead(500, { 'content-type': 'application/xml' }).end(s3ErrorXml('InternalError'));
       else res.writeHead(200, { 'content-length': '5' }).end('hello');
     };

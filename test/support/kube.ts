@@ -26,7 +26,12 @@ const RESOURCES: Record<string, ResourceInfo> = {
   'v1/ServiceAccount': { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
   'v1/Service': { group: '', version: 'v1', plural: 'services', namespaced: true },
   'apps/v1/Deployment': { group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },
-  'rbac.authorization.k8s.io/v1/ClusterRole': { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', namespaced: false },
+  'rbac.authorization.k8s.io/v1/ClusterRole': {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    plural: 'clusterroles',
+    namespaced: false,
+  },
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': {
     group: 'rbac.authorization.k8s.io',
     version: 'v1',
@@ -34,14 +39,21 @@ const RESOURCES: Record<string, ResourceInfo> = {
     namespaced: false,
   },
   'rbac.authorization.k8s.io/v1/Role': { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
-  'rbac.authorization.k8s.io/v1/RoleBinding': { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
+  'rbac.authorization.k8s.io/v1/RoleBinding': {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    plural: 'rolebindings',
+    namespaced: true,
+  },
   'apiextensions.k8s.io/v1/CustomResourceDefinition': {
     group: 'apiextensions.k8s.io',
     version: 'v1',
     plural: 'customresourcedefinitions',
     namespaced: false,
   },
-  ...Object.fromEntries(KINDS.map((kind) => [`${GROUP}/${VERSION}/${kind.kind}`, { group: GROUP, version: VERSION, plural: kind.plural, namespaced: true }])),
+  ...Object.fromEntries(
+    KINDS.map((kind) => [`${GROUP}/${VERSION}/${kind.kind}`, { group: GROUP, version: VERSION, plural: kind.plural, namespaced: true }]),
+  ),
 };
 
 export function resourceOf(apiVersion: string, kind: string): ResourceInfo {
@@ -82,7 +94,13 @@ export async function create<T = Manifest>(kc: KubeConfig, manifest: Manifest, n
   return kubeRequest<T>(kc, { method: 'POST', path: collectionPath(info, ns), query: { fieldValidation: 'Strict' }, body });
 }
 
-export async function get<T = Manifest>(kc: KubeConfig, apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T | undefined> {
+export async function get<T = Manifest>(
+  kc: KubeConfig,
+  apiVersion: string,
+  kind: string,
+  namespace: string | undefined,
+  name: string,
+): Promise<T | undefined> {
   try {
     return await kubeRequest<T>(kc, { method: 'GET', path: objectPath(resourceOf(apiVersion, kind), namespace, name) });
   } catch (error) {

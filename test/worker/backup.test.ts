@@ -31,7 +31,14 @@ let prefixes = 0;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function s3(prefix: string): S3Storage {
-  return new S3Storage({ endpoint: minio.endpoint, region: minio.region, bucket: minio.bucket, prefix, accessKey: minio.accessKey, secretKey: minio.secretKey });
+  return new S3Storage({
+    endpoint: minio.endpoint,
+    region: minio.region,
+    bucket: minio.bucket,
+    prefix,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+  });
 }
 
 async function newRepository(): Promise<{ repository: Repository; prefix: string }> {
@@ -78,7 +85,8 @@ const SMALL: MicrosoftEmulatorOptions['tenant'] = {
 /** Content hashes by item id for one service of the snapshot. */
 async function snapshotHashes(repository: Repository, snapshotId: string, service: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for await (const item of repository.items(await repository.snapshot(snapshotId), { service })) out.set(item.id, sha256(await repository.readContent(item)));
+  for await (const item of repository.items(await repository.snapshot(snapshotId), { service }))
+    out.set(item.id, sha256(await repository.readContent(item)));
   return out;
 }
 
@@ -125,7 +133,10 @@ describe('backup worker against the emulator, into MinIO', () => {
     for (const summary of base.accounts.list) expect(summary.status).toBe('Success');
 
     const counts = emulator.mutate({ add: 0.2, change: 0.1, move: 0.1, remove: 0.1, seed: 'first-change' });
-    const expected = (service: string) => counts.filter((c) => c.service === service).reduce((n, c) => ({ added: n.added + c.added + c.changed + c.moved, removed: n.removed + c.removed }), { added: 0, removed: 0 });
+    const expected = (service: string) =>
+      counts
+        .filter((c) => c.service === service)
+        .reduce((n, c) => ({ added: n.added + c.added + c.changed + c.moved, removed: n.removed + c.removed }), { added: 0, removed: 0 });
     emulator.resetStats();
     const incremental = await runBackup(input(emulator, repository, 'contoso-daily-202612010600'));
     expect(incremental.outcome, incremental.message).toBe('Successful');
@@ -155,7 +166,9 @@ describe('backup worker against the emulator, into MinIO', () => {
     emulator.resetStats();
     const resynced = await runBackup(input(emulator, repository, 'contoso-daily-202612011800'));
     expect(resynced.outcome, resynced.message).toBe('Successful');
-    expect(resynced.statistics.services['mail']!.removed.count).toBe(removals.filter((c) => c.service === 'mail').reduce((n, c) => n + c.removed, 0));
+    expect(resynced.statistics.services['mail']!.removed.count).toBe(
+      removals.filter((c) => c.service === 'mail').reduce((n, c) => n + c.removed, 0),
+    );
     expect(resynced.statistics.services['mail']!.added.count).toBe(0);
     expect(emulator.stats.byKind['mail.mime'] ?? 0).toBe(0);
     const now = exportedMail(emulator);
@@ -166,11 +179,18 @@ describe('backup worker against the emulator, into MinIO', () => {
   });
 
   it('finishes a throttling storm with no failed item, only slower', async () => {
-    const storm = await startEmulator({ tenant: { ...SMALL, seed: 'storm', users: 2, sharedMailboxes: 0, sites: 0, teams: 0, items: { ...SMALL!.items, mail: 60 } } });
+    const storm = await startEmulator({
+      tenant: { ...SMALL, seed: 'storm', users: 2, sharedMailboxes: 0, sites: 0, teams: 0, items: { ...SMALL!.items, mail: 60 } },
+    });
     try {
       storm.throttle.options = { ...storm.throttle.options, mailboxRequests: 40, mailboxWindowMs: 1_000, mailboxConcurrency: 2 };
       const { repository } = await newRepository();
-      const result = await runBackup(input(storm, repository, 'storm-1', { services: ['mail', 'contacts'], provider: new MicrosoftProvider({ ...providerOptions(storm), budget: { mailboxConcurrency: 4, mailboxRequests: 1_000_000 } }) }));
+      const result = await runBackup(
+        input(storm, repository, 'storm-1', {
+          services: ['mail', 'contacts'],
+          provider: new MicrosoftProvider({ ...providerOptions(storm), budget: { mailboxConcurrency: 4, mailboxRequests: 1_000_000 } }),
+        }),
+      );
       expect(result.outcome, result.message).toBe('Successful');
       expect(result.statistics.total.skipped.count).toBe(0);
       expect(storm.stats.throttled).toBeGreaterThan(0);
@@ -192,7 +212,14 @@ describe('backup worker against the emulator, into MinIO', () => {
     const counts = emulator.mutate({ add: 0.1, change: 0, move: 0, remove: 0, seed: 'report' });
     expect(counts.find((c) => c.account === user.id && c.service === 'mail')!.added).toBeGreaterThan(0);
     const victim = exportedMessages(emulator).find((m) => m.account === user.id && !before.has(m.id))!.id;
-    emulator.faults.add({ kind: 'error', routeKind: 'mail.mime', path: pathPattern(victim), status: 500, code: 'ErrorInternalServerError', message: 'The store is unavailable for this item.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'mail.mime',
+      path: pathPattern(victim),
+      status: 500,
+      code: 'ErrorInternalServerError',
+      message: 'The store is unavailable for this item.',
+    });
     const failing = await runBackup(input(emulator, repository, 'report-2', { services: ['mail'] }));
     expect(failing.outcome).toBe('Successful');
     expect(failing.reason).toBe('ItemsSkipped');
@@ -207,7 +234,12 @@ describe('backup worker against the emulator, into MinIO', () => {
     expect(record.status).toBe('Partial');
 
     // Excluded: not tried again, not skipped, stays Excluded.
-    const excluded = await runBackup(input(emulator, repository, 'report-3', { services: ['mail'], exclusions: [{ account: user.id, objectId: victim, version: failed.version }] }));
+    const excluded = await runBackup(
+      input(emulator, repository, 'report-3', {
+        services: ['mail'],
+        exclusions: [{ account: user.id, objectId: victim, version: failed.version }],
+      }),
+    );
     expect(excluded.exclusions.excluded).toEqual([expect.objectContaining({ id: victim, version: failed.version })]);
     expect(excluded.statistics.total.skipped.count).toBe(0);
     record = (await readAccountRecords(repository, 'contoso-daily')).find((r) => r.account === user.id)!;
@@ -254,13 +286,23 @@ describe('backup worker against the emulator, into MinIO', () => {
   });
 });
 
-
 describe('saasbackup worker backup (the command a Job runs)', () => {
   let emulator: MicrosoftEmulator;
   let dir: string;
 
   beforeAll(async () => {
-    emulator = await startEmulator({ tenant: { ...SMALL, seed: 'cli', users: 4, sharedMailboxes: 0, sites: 0, teams: 0, items: { ...SMALL!.items, mail: 150 }, sizes: { mailMedianBytes: 40 * 1024 } } });
+    emulator = await startEmulator({
+      tenant: {
+        ...SMALL,
+        seed: 'cli',
+        users: 4,
+        sharedMailboxes: 0,
+        sites: 0,
+        teams: 0,
+        items: { ...SMALL!.items, mail: 150 },
+        sizes: { mailMedianBytes: 40 * 1024 },
+      },
+    });
     dir = mkdtempSync(path.join(tmpdir(), 'saasbackup-worker-cli-'));
   });
 
@@ -284,7 +326,15 @@ describe('saasbackup worker backup (the command a Job runs)', () => {
       apiVersion: 'saasbackup.io/v1alpha1',
       kind: 'Connector',
       metadata: { name: 'contoso', namespace: 'backup' },
-      spec: { provider: 'microsoft365', microsoft365: { tenantId: c.tenantId, clientId: c.clientId, clientSecretRef: { name: 'contoso-app' }, endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl } } },
+      spec: {
+        provider: 'microsoft365',
+        microsoft365: {
+          tenantId: c.tenantId,
+          clientId: c.clientId,
+          clientSecretRef: { name: 'contoso-app' },
+          endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl },
+        },
+      },
     };
     const policy = {
       apiVersion: 'saasbackup.io/v1alpha1',
@@ -294,7 +344,13 @@ describe('saasbackup worker backup (the command a Job runs)', () => {
         connectorRef: { name: 'contoso' },
         services: ['mail'],
         storage: {
-          s3: { endpoint: minio.endpoint, bucket: minio.bucket, prefix: `${prefix}-${process.pid}`, region: minio.region, credentialsSecretRef: { name: 'bucket' } },
+          s3: {
+            endpoint: minio.endpoint,
+            bucket: minio.bucket,
+            prefix: `${prefix}-${process.pid}`,
+            region: minio.region,
+            credentialsSecretRef: { name: 'bucket' },
+          },
           encryptionKeySecretRef: { name: 'repo-key' },
         },
         run: { concurrency: 1 },
@@ -303,13 +359,30 @@ describe('saasbackup worker backup (the command a Job runs)', () => {
     writeFileSync(path.join(dir, prefix, 'connector.json'), JSON.stringify(connector));
     writeFileSync(path.join(dir, prefix, 'policy.yaml'), `# as applied\n${JSON.stringify(policy)}\n`);
     return {
-      args: ['--connector', path.join(dir, prefix, 'connector.json'), '--policy', path.join(dir, prefix, 'policy.yaml'), '--secrets-dir', secrets, '--result-file', path.join(dir, prefix, 'result.json'), '--progress-file', path.join(dir, prefix, 'progress.json')],
+      args: [
+        '--connector',
+        path.join(dir, prefix, 'connector.json'),
+        '--policy',
+        path.join(dir, prefix, 'policy.yaml'),
+        '--secrets-dir',
+        secrets,
+        '--result-file',
+        path.join(dir, prefix, 'result.json'),
+        '--progress-file',
+        path.join(dir, prefix, 'progress.json'),
+      ],
     };
   }
 
-  function worker(args: string[], killAfter?: (line: string) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  function worker(
+    args: string[],
+    killAfter?: (line: string) => boolean,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(NODE, [CLI, 'worker', 'backup', ...args], { env: { ...process.env, NODE_EXTRA_CA_CERTS: emulator.connection.caFile, SAASBACKUP_CHECKPOINT_SECONDS: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(NODE, [CLI, 'worker', 'backup', ...args], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: emulator.connection.caFile, SAASBACKUP_CHECKPOINT_SECONDS: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -325,7 +398,11 @@ describe('saasbackup worker backup (the command a Job runs)', () => {
     const { args } = layout('plain');
     const run = await worker([...args, '--run', 'contoso-mail-202612010000']);
     expect(run.code, run.stderr).toBe(0);
-    const result = JSON.parse(readFileSync(path.join(dir, 'plain', 'result.json'), 'utf8')) as { outcome: string; snapshot: string; statistics: { total: { added: { count: number } } } };
+    const result = JSON.parse(readFileSync(path.join(dir, 'plain', 'result.json'), 'utf8')) as {
+      outcome: string;
+      snapshot: string;
+      statistics: { total: { added: { count: number } } };
+    };
     expect(result.outcome).toBe('Successful');
     expect(result.statistics.total.added.count).toBe(exportedMail(emulator).size);
     expect(JSON.parse(readFileSync(path.join(dir, 'plain', 'progress.json'), 'utf8'))).toMatchObject({ accountsDone: 4, accountsTotal: 4 });
@@ -374,7 +451,11 @@ describe('saasbackup worker backup (the command a Job runs)', () => {
     const { args } = layout('wrong-secret', 'not-the-secret-value');
     const run = await worker([...args, '--run', 'x']);
     expect(run.code).toBe(3);
-    const result = JSON.parse(readFileSync(path.join(dir, 'wrong-secret', 'result.json'), 'utf8')) as { outcome: string; reason: string; message: string };
+    const result = JSON.parse(readFileSync(path.join(dir, 'wrong-secret', 'result.json'), 'utf8')) as {
+      outcome: string;
+      reason: string;
+      message: string;
+    };
     expect(result).toMatchObject({ outcome: 'Unsuccessful', reason: 'AuthenticationFailed' });
     expect(`${run.stdout}${run.stderr}${result.message}`).not.toContain('not-the-secret-value');
   });

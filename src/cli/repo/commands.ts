@@ -136,7 +136,12 @@ export function repoCommand(): Command {
         for (const error of report.errors) out(`error: ${error}`);
         if (report.affected.length > 0) {
           out('\nitems affected:');
-          out(table(['SNAPSHOT', 'ACCOUNT', 'SERVICE', 'PATH', 'NAME', 'ID'], report.affected.map((a) => [a.snapshot.slice(0, 12), a.account, a.service, a.path, a.name, a.itemId])));
+          out(
+            table(
+              ['SNAPSHOT', 'ACCOUNT', 'SERVICE', 'PATH', 'NAME', 'ID'],
+              report.affected.map((a) => [a.snapshot.slice(0, 12), a.account, a.service, a.path, a.name, a.itemId]),
+            ),
+          );
         }
         out(
           `${report.stats.snapshots} snapshots, ${report.stats.packs} packs, ${report.stats.blobs} blobs${options.readData ? `, ${formatBytes(report.stats.bytesRead)} read` : ''}: ${
@@ -184,10 +189,17 @@ export function repoCommand(): Command {
         out('no keep rule given: every snapshot is kept (give at least one --keep-* or --max-age)');
         return;
       }
-      for (const { snapshot, reasons } of report.kept) out(`keep   ${snapshot.id.slice(0, 12)} ${snapshot.time} ${snapshot.policy}/${snapshot.shard}  (${reasons.join(', ')})`);
-      for (const snapshot of report.removed) out(`${options.dryRun ? 'would remove' : 'remove'} ${snapshot.id.slice(0, 12)} ${snapshot.time} ${snapshot.policy}/${snapshot.shard}`);
-      for (const snapshot of report.locked) out(`locked ${snapshot.id.slice(0, 12)} ${snapshot.time}: Object Lock keeps it until its retention ends`);
-      out(`${report.kept.length} kept, ${report.removed.length} ${options.dryRun ? 'would be removed' : 'removed'}, ${report.locked.length} locked`);
+      for (const { snapshot, reasons } of report.kept)
+        out(`keep   ${snapshot.id.slice(0, 12)} ${snapshot.time} ${snapshot.policy}/${snapshot.shard}  (${reasons.join(', ')})`);
+      for (const snapshot of report.removed)
+        out(
+          `${options.dryRun ? 'would remove' : 'remove'} ${snapshot.id.slice(0, 12)} ${snapshot.time} ${snapshot.policy}/${snapshot.shard}`,
+        );
+      for (const snapshot of report.locked)
+        out(`locked ${snapshot.id.slice(0, 12)} ${snapshot.time}: Object Lock keeps it until its retention ends`);
+      out(
+        `${report.kept.length} kept, ${report.removed.length} ${options.dryRun ? 'would be removed' : 'removed'}, ${report.locked.length} locked`,
+      );
       if (options.prune && !options.dryRun) await runPrune(repository, false);
     });
 
@@ -211,7 +223,14 @@ export function repoCommand(): Command {
         objects += 1;
       }
       const logical = snapshots.reduce((n, s) => n + s.accounts.reduce((m, a) => m + a.bytes, 0), 0);
-      const stats = { snapshots: snapshots.length, packs: [...repository.index.packs].length, blobs: repository.index.blobCount, objects, bytesStored: stored, bytesInSnapshots: logical };
+      const stats = {
+        snapshots: snapshots.length,
+        packs: [...repository.index.packs].length,
+        blobs: repository.index.blobCount,
+        objects,
+        bytesStored: stored,
+        bytesInSnapshots: logical,
+      };
       if (options.json) return out(JSON.stringify(stats, null, 2));
       out(`snapshots:           ${stats.snapshots}`);
       out(`packs / blobs:       ${stats.packs} / ${stats.blobs}`);
@@ -228,5 +247,8 @@ async function runPrune(repository: Repository, dryRun: boolean): Promise<void> 
   out(
     `${dryRun ? 'would delete' : 'deleted'} ${report.packsDeleted} packs and ${report.unindexedDeleted} unindexed packs, repacked ${report.packsRepacked} into ${report.packsWritten}, freed ${formatBytes(report.bytesFreed)}`,
   );
-  if (report.bytesLocked > 0) out(`${formatBytes(report.bytesLocked)} could not be freed yet: Object Lock protects it until ${report.lockedUntil ?? 'its retention ends'}`);
+  if (report.bytesLocked > 0)
+    out(
+      `${formatBytes(report.bytesLocked)} could not be freed yet: Object Lock protects it until ${report.lockedUntil ?? 'its retention ends'}`,
+    );
 }

@@ -21,13 +21,17 @@ export class UsageError extends Error {
 export function parseS3Location(location: string): { endpoint: string; bucket: string; prefix: string } {
   const url = new URL(location.slice('s3:'.length));
   const [bucket, ...prefix] = url.pathname.split('/').filter(Boolean);
-  if (!bucket) throw new UsageError(`${location} names no bucket: use s3:<endpoint>/<bucket>[/<prefix>], for example s3:https://s3.amazonaws.com/backups/m365`);
+  if (!bucket)
+    throw new UsageError(
+      `${location} names no bucket: use s3:<endpoint>/<bucket>[/<prefix>], for example s3:https://s3.amazonaws.com/backups/m365`,
+    );
   return { endpoint: `${url.protocol}//${url.host}`, bucket, prefix: prefix.join('/') };
 }
 
 export function storageFor(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env): Storage {
   const location = flags.repo ?? env.SAASBACKUP_REPOSITORY;
-  if (!location) throw new UsageError('no repository given: pass --repo <path | s3:<endpoint>/<bucket>/<prefix>> or set SAASBACKUP_REPOSITORY');
+  if (!location)
+    throw new UsageError('no repository given: pass --repo <path | s3:<endpoint>/<bucket>/<prefix>> or set SAASBACKUP_REPOSITORY');
   if (location.startsWith('s3:')) {
     const accessKey = env.AWS_ACCESS_KEY_ID;
     const secretKey = env.AWS_SECRET_ACCESS_KEY;
@@ -40,6 +44,9 @@ export function storageFor(flags: LocationFlags, env: NodeJS.ProcessEnv = proces
 export function repositoryKey(flags: LocationFlags, env: NodeJS.ProcessEnv = process.env): string {
   if (flags.keyFile) return readFileSync(flags.keyFile, 'utf8').replace(/\r?\n$/, '');
   const key = env.SAASBACKUP_REPOSITORY_KEY;
-  if (!key) throw new UsageError('no repository key: set SAASBACKUP_REPOSITORY_KEY or pass --key-file <file> (for example the mounted encryption-key Secret)');
+  if (!key)
+    throw new UsageError(
+      'no repository key: set SAASBACKUP_REPOSITORY_KEY or pass --key-file <file> (for example the mounted encryption-key Secret)',
+    );
   return key;
 }

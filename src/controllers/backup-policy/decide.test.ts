@@ -17,14 +17,22 @@ describe('BackupPolicy readiness', () => {
   });
 
   it('rejects services the provider does not offer and lists what it offers', () => {
-    const verdict = decideBackupPolicyReady({ policy: policy({ services: ['mail', 'gmail'] }), connector: microsoftConnector(), secrets: allSecrets });
+    const verdict = decideBackupPolicyReady({
+      policy: policy({ services: ['mail', 'gmail'] }),
+      connector: microsoftConnector(),
+      secrets: allSecrets,
+    });
     expect(verdict.reason).toBe('InvalidConfiguration');
     expect(verdict.message).toContain('gmail');
     expect(verdict.message).toContain('it offers mail, calendar, contacts, onedrive, sharepoint, teams');
   });
 
   it('rejects an unknown time zone', () => {
-    const verdict = decideBackupPolicyReady({ policy: policy({ timeZone: 'Mars/Olympus' }), connector: microsoftConnector(), secrets: allSecrets });
+    const verdict = decideBackupPolicyReady({
+      policy: policy({ timeZone: 'Mars/Olympus' }),
+      connector: microsoftConnector(),
+      secrets: allSecrets,
+    });
     expect(verdict.reason).toBe('InvalidConfiguration');
     expect(verdict.message).toContain('spec.timeZone');
   });

@@ -38,7 +38,10 @@ export function scheduleProblem(schedule: string, timeZone: string | undefined):
 export function decideBackupPolicyReady({ policy, connector, secrets }: BackupPolicyInput): Verdict {
   const { spec } = policy;
   if (!connector) {
-    return failed('ConnectorNotFound', `Connector "${spec.connectorRef.name}" named in spec.connectorRef does not exist in this namespace.`);
+    return failed(
+      'ConnectorNotFound',
+      `Connector "${spec.connectorRef.name}" named in spec.connectorRef does not exist in this namespace.`,
+    );
   }
   const offered = servicesOfProvider(connector.spec.provider);
   const unsupported = spec.services.filter((service) => !offered.includes(service));

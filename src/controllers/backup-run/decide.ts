@@ -40,7 +40,10 @@ export function decideBackupRun({ run, policy, now }: BackupRunInput): RunDecisi
     // GitOps may apply the run before its policy: wait rather than fail.
     return {
       phase: 'Scheduled',
-      succeeded: pending('PolicyNotFound', `BackupPolicy "${run.spec.policyRef.name}" named in spec.policyRef does not exist in this namespace.`),
+      succeeded: pending(
+        'PolicyNotFound',
+        `BackupPolicy "${run.spec.policyRef.name}" named in spec.policyRef does not exist in this namespace.`,
+      ),
     };
   }
   const unknownServices = (run.spec.services ?? []).filter((service) => !policy.spec.services.includes(service));

@@ -24,7 +24,9 @@ export function decideConnectorReady({ connector, secrets }: ConnectorInput): Ve
   } else {
     const google = spec.google;
     if (!google) return failed('InvalidConfiguration', 'spec.google is required when provider is google.');
-    const problem = checkSecret(secrets, 'spec.google.serviceAccountKeyRef', google.serviceAccountKeyRef.name, [google.serviceAccountKeyRef.key]);
+    const problem = checkSecret(secrets, 'spec.google.serviceAccountKeyRef', google.serviceAccountKeyRef.name, [
+      google.serviceAccountKeyRef.key,
+    ]);
     if (problem) return problem;
   }
   return ok('Ready', 'The configuration is valid and the credential Secret is present. The tenant has not been contacted yet.');

@@ -10,7 +10,10 @@ export interface ObjectExclusionInput {
 
 export function decideObjectExclusionReady({ exclusion, policy }: ObjectExclusionInput): Verdict {
   if (!policy) {
-    return failed('PolicyNotFound', `BackupPolicy "${exclusion.spec.policyRef.name}" named in spec.policyRef does not exist in this namespace.`);
+    return failed(
+      'PolicyNotFound',
+      `BackupPolicy "${exclusion.spec.policyRef.name}" named in spec.policyRef does not exist in this namespace.`,
+    );
   }
   const seen = new Set<string>();
   for (const [index, object] of exclusion.spec.objects.entries()) {
@@ -20,5 +23,8 @@ export function decideObjectExclusionReady({ exclusion, policy }: ObjectExclusio
     }
     seen.add(key);
   }
-  return ok('Ready', `${exclusion.spec.objects.length} object version(s) are recorded for exclusion from BackupPolicy "${policy.metadata.name}".`);
+  return ok(
+    'Ready',
+    `${exclusion.spec.objects.length} object version(s) are recorded for exclusion from BackupPolicy "${policy.metadata.name}".`,
+  );
 }

@@ -19,7 +19,10 @@ export function decideRestoreRequest({ restore, policy, now }: RestoreRequestInp
   if (!policy) {
     return {
       phase: 'Scheduled',
-      succeeded: pending('PolicyNotFound', `BackupPolicy "${restore.spec.policyRef.name}" named in spec.policyRef does not exist in this namespace.`),
+      succeeded: pending(
+        'PolicyNotFound',
+        `BackupPolicy "${restore.spec.policyRef.name}" named in spec.policyRef does not exist in this namespace.`,
+      ),
     };
   }
   const notBackedUp = (restore.spec.scope.services ?? []).filter((service) => !policy.spec.services.includes(service));
@@ -39,4 +42,3 @@ export function decideRestoreRequest({ restore, policy, now }: RestoreRequestInp
   }
   return { phase: 'Scheduled', succeeded: pending('Scheduled', 'The restore is valid and waiting for a worker.') };
 }
-

@@ -31,7 +31,17 @@ export type RetryCause = 'throttled' | 'unavailable' | 'server' | 'network';
 
 export type RetryDecision = { retry: true; delayMs: number; cause: RetryCause } | { retry: false };
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 
 /** Retry-After as milliseconds from `now`: delta-seconds or an HTTP date; undefined if absent or invalid. */
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
@@ -51,7 +61,8 @@ function backoff(attempt: number, policy: RetryPolicy, random: number): number {
 export function retryDecision(a: Attempt, policy: RetryPolicy = DEFAULT_RETRY): RetryDecision {
   if (a.attempt >= policy.maxAttempts) return { retry: false };
   if (a.status === undefined) {
-    if (a.errorCode && NETWORK_CODES.has(a.errorCode)) return { retry: true, delayMs: backoff(a.attempt, policy, a.random), cause: 'network' };
+    if (a.errorCode && NETWORK_CODES.has(a.errorCode))
+      return { retry: true, delayMs: backoff(a.attempt, policy, a.random), cause: 'network' };
     return { retry: false };
   }
   if (a.status === 429 || a.status === 503) {

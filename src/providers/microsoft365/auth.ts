@@ -74,7 +74,10 @@ export class MicrosoftAuth {
       try {
         thumbprintSha256 = new X509Certificate(credential.certificatePem).fingerprint256.replaceAll(':', '').toLowerCase();
       } catch {
-        throw new MicrosoftAuthError('InvalidConfiguration', 'The certificate of the Connector is not a valid PEM certificate: check the tls.crt key of its Secret.');
+        throw new MicrosoftAuthError(
+          'InvalidConfiguration',
+          'The certificate of the Connector is not a valid PEM certificate: check the tls.crt key of its Secret.',
+        );
       }
       auth.clientCertificate = { thumbprintSha256, privateKey: credential.privateKeyPem, x5c: credential.certificatePem };
     }
@@ -113,30 +116,66 @@ export function classifyAuthError(err: unknown, options: Pick<MicrosoftAuthOptio
   const app = `app ${options.clientId}`;
   switch (aadsts) {
     case '7000215':
-      return new MicrosoftAuthError('AuthenticationFailed', `Entra ID refused the client secret of ${app} (${code}): put the secret's value (not its id) in the Connector's Secret.`, code);
+      return new MicrosoftAuthError(
+        'AuthenticationFailed',
+        `Entra ID refused the client secret of ${app} (${code}): put the secret's value (not its id) in the Connector's Secret.`,
+        code,
+      );
     case '7000222':
-      return new MicrosoftAuthError('AuthenticationFailed', `The client secret of ${app} has expired (${code}): create a new secret in Entra ID and update the Connector's Secret.`, code);
+      return new MicrosoftAuthError(
+        'AuthenticationFailed',
+        `The client secret of ${app} has expired (${code}): create a new secret in Entra ID and update the Connector's Secret.`,
+        code,
+      );
     case '700027':
     case '700024':
     case '700023':
-      return new MicrosoftAuthError('AuthenticationFailed', `Entra ID refused the certificate of ${app} (${code}): upload this certificate to the app registration, or put the registered certificate and its key in the Connector's Secret.`, code);
+      return new MicrosoftAuthError(
+        'AuthenticationFailed',
+        `Entra ID refused the certificate of ${app} (${code}): upload this certificate to the app registration, or put the registered certificate and its key in the Connector's Secret.`,
+        code,
+      );
     case '700016':
-      return new MicrosoftAuthError('AuthenticationFailed', `Application ${options.clientId} was not found in tenant ${options.tenantId} (${code}): check spec.microsoft365.clientId, and that an administrator consented to the app in this tenant.`, code);
+      return new MicrosoftAuthError(
+        'AuthenticationFailed',
+        `Application ${options.clientId} was not found in tenant ${options.tenantId} (${code}): check spec.microsoft365.clientId, and that an administrator consented to the app in this tenant.`,
+        code,
+      );
     case '90002':
     case '900023':
-      return new MicrosoftAuthError('TenantNotFound', `Tenant ${options.tenantId} was not found (${code}): check spec.microsoft365.tenantId and the national cloud.`, code);
+      return new MicrosoftAuthError(
+        'TenantNotFound',
+        `Tenant ${options.tenantId} was not found (${code}): check spec.microsoft365.tenantId and the national cloud.`,
+        code,
+      );
     case '65001':
-      return new MicrosoftAuthError('InsufficientPermissions', `An administrator has not consented to ${app} (${code}): grant admin consent for its application permissions in Entra ID.`, code);
+      return new MicrosoftAuthError(
+        'InsufficientPermissions',
+        `An administrator has not consented to ${app} (${code}): grant admin consent for its application permissions in Entra ID.`,
+        code,
+      );
     case '7000218':
-      return new MicrosoftAuthError('AuthenticationFailed', `No credential was sent for ${app} (${code}): set clientSecretRef or certificateRef on the Connector.`, code);
+      return new MicrosoftAuthError(
+        'AuthenticationFailed',
+        `No credential was sent for ${app} (${code}): set clientSecretRef or certificateRef on the Connector.`,
+        code,
+      );
     default:
       break;
   }
   if (e.errorCode === 'endpoints_resolution_error' || /openid-configuration|Endpoints cannot be resolved/i.test(text)) {
-    return new MicrosoftAuthError('TenantNotFound', `The authority for tenant ${options.tenantId} could not be resolved: check spec.microsoft365.tenantId, the national cloud and the authority host.`, e.errorCode);
+    return new MicrosoftAuthError(
+      'TenantNotFound',
+      `The authority for tenant ${options.tenantId} could not be resolved: check spec.microsoft365.tenantId, the national cloud and the authority host.`,
+      e.errorCode,
+    );
   }
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|network|socket|5\d\d/i.test(text)) {
-    return new MicrosoftAuthError('AuthorizationServerUnavailable', 'Entra ID could not be reached or answered with an error; a new attempt is made automatically.', e.errorCode);
+    return new MicrosoftAuthError(
+      'AuthorizationServerUnavailable',
+      'Entra ID could not be reached or answered with an error; a new attempt is made automatically.',
+      e.errorCode,
+    );
   }
   return new MicrosoftAuthError('AuthenticationFailed', `Entra ID refused the credentials of ${app}${code ? ` (${code})` : ''}.`, code);
 }

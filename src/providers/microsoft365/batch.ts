@@ -104,7 +104,12 @@ export class BatchDownloader {
       }
       if (r?.status === 404) {
         const body = (r.body ?? {}) as { error?: { code?: string; message?: string } };
-        p.reject(new SourceError({ source: 'graph', code: body.error?.code ?? 'ErrorItemNotFound', message: body.error?.message ?? 'The item was not found.' }, { status: 404 }));
+        p.reject(
+          new SourceError(
+            { source: 'graph', code: body.error?.code ?? 'ErrorItemNotFound', message: body.error?.message ?? 'The item was not found.' },
+            { status: 404 },
+          ),
+        );
         continue;
       }
       if (r?.status === 429) {

@@ -17,7 +17,10 @@ export interface ConnectorCheck {
   missing: string[];
 }
 
-export async function checkMicrosoftConnector(auth: MicrosoftAuth, services: readonly MicrosoftService[] = MICROSOFT_SERVICES): Promise<ConnectorCheck> {
+export async function checkMicrosoftConnector(
+  auth: MicrosoftAuth,
+  services: readonly MicrosoftService[] = MICROSOFT_SERVICES,
+): Promise<ConnectorCheck> {
   let roles: string[];
   try {
     roles = (await auth.token()).roles;

@@ -20,7 +20,10 @@ export const CLOUD_ENDPOINTS: Record<MicrosoftCloud, MicrosoftEndpoints> = {
 
 const trim = (url: string): string => url.replace(/\/+$/, '');
 
-export function resolveEndpoints(cloud: MicrosoftCloud | undefined, overrides: Partial<MicrosoftEndpoints> | undefined): MicrosoftEndpoints {
+export function resolveEndpoints(
+  cloud: MicrosoftCloud | undefined,
+  overrides: Partial<MicrosoftEndpoints> | undefined,
+): MicrosoftEndpoints {
   const base = CLOUD_ENDPOINTS[cloud ?? 'Global'];
   return {
     authorityHost: trim(overrides?.authorityHost ?? base.authorityHost),

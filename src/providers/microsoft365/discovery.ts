@@ -63,7 +63,9 @@ export interface DiscoveryOptions {
 }
 
 export async function discoverTenant(session: GraphSession, options: DiscoveryOptions): Promise<Directory> {
-  const users = await session.all<GraphUser>('/users?$select=id,displayName,mail,userPrincipalName,accountEnabled,assignedLicenses&$top=999');
+  const users = await session.all<GraphUser>(
+    '/users?$select=id,displayName,mail,userPrincipalName,accountEnabled,assignedLicenses&$top=999',
+  );
   const graphGroups = await session.all<GraphGroup>('/groups?$select=id,displayName,mail,resourceProvisioningOptions&$top=999');
   const memberOf = new Map<string, string[]>();
   await mapLimit(graphGroups, PROBES_AT_ONCE, async (g) => {
@@ -91,12 +93,26 @@ export async function discoverTenant(session: GraphSession, options: DiscoveryOp
   });
   if (options.teams) {
     for (const g of graphGroups.filter((group) => group.resourceProvisioningOptions?.includes('Team'))) {
-      accounts.push({ id: g.id, address: (g.mail ?? g.displayName).toLowerCase(), displayName: g.displayName, kind: 'team', licensed: true, groups: [g.id] });
+      accounts.push({
+        id: g.id,
+        address: (g.mail ?? g.displayName).toLowerCase(),
+        displayName: g.displayName,
+        kind: 'team',
+        licensed: true,
+        groups: [g.id],
+      });
     }
   }
   if (options.sites) {
     for (const s of await session.all<GraphSite>('/sites?search=*')) {
-      accounts.push({ id: s.id, address: s.webUrl, displayName: s.displayName ?? s.name ?? s.webUrl, kind: 'site', licensed: true, groups: [] });
+      accounts.push({
+        id: s.id,
+        address: s.webUrl,
+        displayName: s.displayName ?? s.name ?? s.webUrl,
+        kind: 'site',
+        licensed: true,
+        groups: [],
+      });
     }
   }
   const groups: Group[] = graphGroups.map((g) => ({ id: g.id, displayName: g.displayName, ...(g.mail ? { mail: g.mail } : {}) }));

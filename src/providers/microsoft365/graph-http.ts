@@ -98,7 +98,9 @@ export function pacingOfRequest(url: string, body: unknown): Pacing {
   const mailboxes = new Map<string, { mailbox: string; cost: number; slots: number }>();
   let resourceUnits = 0;
   for (const part of parts ?? []) {
-    const p = pacingOf(new URL(`${base.pathname.replace(/\/\$batch$/i, '')}${part.url?.startsWith('/') ? '' : '/'}${part.url ?? ''}`, base).toString());
+    const p = pacingOf(
+      new URL(`${base.pathname.replace(/\/\$batch$/i, '')}${part.url?.startsWith('/') ? '' : '/'}${part.url ?? ''}`, base).toString(),
+    );
     resourceUnits += p.resourceUnits ?? 0;
     if (!p.mailbox) continue;
     const m = mailboxes.get(p.mailbox) ?? { mailbox: p.mailbox, cost: 0, slots: 0 };
@@ -168,7 +170,14 @@ export class GraphGovernor implements Middleware {
       }
       if (status === 429) this.stats.throttled++;
       const decision = retryDecision(
-        { attempt, ...(status !== undefined ? { status } : {}), ...(code ? { errorCode: code } : {}), retryAfter: context.response?.headers.get('retry-after'), now: Date.now(), random: Math.random() },
+        {
+          attempt,
+          ...(status !== undefined ? { status } : {}),
+          ...(code ? { errorCode: code } : {}),
+          retryAfter: context.response?.headers.get('retry-after'),
+          now: Date.now(),
+          random: Math.random(),
+        },
         this.retry,
       );
       if (!decision.retry) {
@@ -188,7 +197,11 @@ export class GraphGovernor implements Middleware {
 }
 
 /** A Graph client for the worker: msal tokens (or `accessToken`), our governor, Node's fetch. */
-export function createGraphClient(auth: MicrosoftAuth, governor: GraphGovernor, accessToken: () => Promise<string> = async () => (await auth.token()).token): Client {
+export function createGraphClient(
+  auth: MicrosoftAuth,
+  governor: GraphGovernor,
+  accessToken: () => Promise<string> = async () => (await auth.token()).token,
+): Client {
   const authentication = new AuthenticationHandler({ getAccessToken: accessToken });
   const transport = new HTTPMessageHandler();
   authentication.setNext(governor);

@@ -28,7 +28,8 @@ export interface GraphSessionOptions {
 function graphIssue(err: GraphError): { code: string; message: string } {
   let body = err.body as unknown;
   // A failed download leaves Graph's JSON error as the raw bytes the download asked for.
-  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) body = Buffer.from(body instanceof ArrayBuffer ? body : body.buffer).toString('utf8');
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body))
+    body = Buffer.from(body instanceof ArrayBuffer ? body : body.buffer).toString('utf8');
   let code = err.code ?? undefined;
   let message = err.message;
   // The client leaves the parsed error in `body` (sometimes as a JSON string) when it cannot map it.
@@ -55,7 +56,11 @@ export function toSourceError(err: unknown): SourceError {
     return new SourceError({ source: 'graph', code, message }, { status: err.statusCode });
   }
   if (err instanceof SyntaxError) {
-    return new SourceError({ source: 'graph', code: 'MalformedResponse', message: `Graph answered with a body that is not valid JSON: ${err.message}` });
+    return new SourceError({
+      source: 'graph',
+      code: 'MalformedResponse',
+      message: `Graph answered with a body that is not valid JSON: ${err.message}`,
+    });
   }
   const e = err as { message?: string; code?: string; cause?: { code?: string; message?: string } };
   const code = e?.cause?.code ?? e?.code ?? 'NetworkError';
@@ -104,7 +109,10 @@ export class GraphSession {
         if (again instanceof GraphError && again.code === 'MicrosoftAuthError' && this.authFailure) throw toSourceError(this.authFailure);
         const failure = toSourceError(again);
         if (again instanceof GraphError && again.statusCode === 401) {
-          throw new SourceError(failure.issue, { status: 401, fatalReason: /tenant/i.test(failure.issue.message) ? 'TenantNotFound' : 'AuthenticationFailed' });
+          throw new SourceError(failure.issue, {
+            status: 401,
+            fatalReason: /tenant/i.test(failure.issue.message) ? 'TenantNotFound' : 'AuthenticationFailed',
+          });
         }
         throw failure;
       }

@@ -135,7 +135,11 @@ export class FileStorage implements Storage {
    */
   async removeStaleTempFiles(olderThan: Date): Promise<number> {
     let removed = 0;
-    const temps = this.#walkFiles('', (name) => basename(name).startsWith(TEMP_PREFIX), () => true);
+    const temps = this.#walkFiles(
+      '',
+      (name) => basename(name).startsWith(TEMP_PREFIX),
+      () => true,
+    );
     for await (const temp of temps) {
       const info = await stat(temp.path).catch(() => undefined);
       if (info !== undefined && info.mtime < olderThan) {

@@ -186,5 +186,9 @@ export function toRepositoryError(err: unknown, ctx: S3ErrorContext): Repository
     );
   }
   const what = code === undefined ? detail : `${code}: ${detail}`;
-  return new RepositoryError('Unavailable', `S3 at ${ctx.endpoint} failed to ${describe(ctx)} in bucket ${ctx.bucket}: ${what}${after}`, options);
+  return new RepositoryError(
+    'Unavailable',
+    `S3 at ${ctx.endpoint} failed to ${describe(ctx)} in bucket ${ctx.bucket}: ${what}${after}`,
+    options,
+  );
 }

@@ -200,9 +200,7 @@ export class S3Storage implements Storage {
     const key = this.#key(name);
     const versions = await this.#attempt('delete', name, () => this.#versionsOf(key));
     versions.sort(
-      (a, b) =>
-        (a.lastModified?.getTime() ?? 0) - (b.lastModified?.getTime() ?? 0) ||
-        Number(isLatest(a)) - Number(isLatest(b)),
+      (a, b) => (a.lastModified?.getTime() ?? 0) - (b.lastModified?.getTime() ?? 0) || Number(isLatest(a)) - Number(isLatest(b)),
     );
     for (const version of versions) {
       await this.#attempt('delete', name, () => this.#removeVersion(name, key, version.versionId));
@@ -299,7 +297,13 @@ export class S3Storage implements Storage {
    * `onlyIfLocked`, undefined unless a retention in force or a legal hold is found.
    */
   async #locked(name: string, key: string, versionId: string | undefined, cause: unknown): Promise<RepositoryError>;
-  async #locked(name: string, key: string, versionId: string | undefined, cause: unknown, onlyIfLocked: true): Promise<RepositoryError | undefined>;
+  async #locked(
+    name: string,
+    key: string,
+    versionId: string | undefined,
+    cause: unknown,
+    onlyIfLocked: true,
+  ): Promise<RepositoryError | undefined>;
   async #locked(
     name: string,
     key: string,
@@ -320,14 +324,22 @@ export class S3Storage implements Storage {
     }
     const hold = await this.#client.getObjectLegalHold(this.#bucket, key, opts).catch(() => undefined);
     if (String(hold) === 'ON') {
-      return new RepositoryError('ObjectLocked', `object ${name} ${where} is under an S3 Object Lock legal hold and cannot be deleted until it is lifted`, {
-        cause,
-      });
+      return new RepositoryError(
+        'ObjectLocked',
+        `object ${name} ${where} is under an S3 Object Lock legal hold and cannot be deleted until it is lifted`,
+        {
+          cause,
+        },
+      );
     }
     if (onlyIfLocked) return undefined;
-    return new RepositoryError('ObjectLocked', `object ${name} ${where} is under S3 Object Lock and cannot be deleted yet (${errorMessage(cause)})`, {
-      cause,
-    });
+    return new RepositoryError(
+      'ObjectLocked',
+      `object ${name} ${where} is under S3 Object Lock and cannot be deleted yet (${errorMessage(cause)})`,
+      {
+        cause,
+      },
+    );
   }
 
   /** Throws when the bucket does not exist; remembers a yes. */

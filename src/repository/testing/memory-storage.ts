@@ -17,7 +17,10 @@ export class MemoryStorage implements Storage {
     if (!range) return Buffer.from(object.data);
     const slice = object.data.subarray(range.offset, range.offset + range.length);
     if (slice.length !== range.length) {
-      throw new RepositoryError('Corrupt', `${name} is truncated: expected ${range.length} bytes at offset ${range.offset}, got ${slice.length}`);
+      throw new RepositoryError(
+        'Corrupt',
+        `${name} is truncated: expected ${range.length} bytes at offset ${range.offset}, got ${slice.length}`,
+      );
     }
     return Buffer.from(slice);
   }

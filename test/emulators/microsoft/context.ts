@@ -48,7 +48,9 @@ export class DownloadSigner {
   /** A short-lived token naming `resource` (for example `driveId/itemId`). */
   sign(resource: string): string {
     const issued = Date.now();
-    const payload = Buffer.from(JSON.stringify({ r: resource, i: issued, x: issued + this.switches.downloadUrlLifetimeMs })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ r: resource, i: issued, x: issued + this.switches.downloadUrlLifetimeMs })).toString(
+      'base64url',
+    );
     return `${payload}.${this.mac(payload)}`;
   }
 

@@ -38,7 +38,13 @@ export function registerControl(router: Router, emulator: () => MicrosoftEmulato
     return { status: 200, body: emulator().throttle.options };
   });
   router.post('/_emulator/switches', open, (req) => {
-    const body = parseJson<{ tenantGone?: boolean; revokeCredentials?: boolean; expireDownloadUrls?: boolean; consented?: boolean; grantedRoles?: string[] }>(req);
+    const body = parseJson<{
+      tenantGone?: boolean;
+      revokeCredentials?: boolean;
+      expireDownloadUrls?: boolean;
+      consented?: boolean;
+      grantedRoles?: string[];
+    }>(req);
     const e = emulator();
     if (body.tenantGone !== undefined) e.setTenantGone(body.tenantGone);
     if (body.revokeCredentials) e.revokeCredentials();

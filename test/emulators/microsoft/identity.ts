@@ -43,7 +43,10 @@ function parseJwt(token: string): JwtParts | undefined {
 function entraError(req: EmulatorRequest, status: number, error: string, code: number, description: string): EmulatorResponse {
   const trace = randomUUID();
   const correlation = req.headers['client-request-id'] ?? randomUUID();
-  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   return {
     status,
     headers: { 'Content-Type': 'application/json; charset=utf-8' },
@@ -103,7 +106,13 @@ export class Identity {
   private metadata(req: EmulatorRequest): EmulatorResponse {
     const tenant = req.params['tenant'] ?? '';
     if (!this.knownTenant(tenant)) {
-      return entraError(req, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      return entraError(
+        req,
+        400,
+        'invalid_tenant',
+        90002,
+        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     }
     const tid = this.ctx.directory.tenantId;
     const base = `${req.origin}/${tenant}`;
@@ -143,7 +152,13 @@ export class Identity {
   private token(req: EmulatorRequest): EmulatorResponse {
     const tenant = req.params['tenant'] ?? '';
     if (!this.knownTenant(tenant)) {
-      return entraError(req, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      return entraError(
+        req,
+        400,
+        'invalid_tenant',
+        90002,
+        `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     }
     const form = new URLSearchParams(req.body.toString('utf8'));
     const grant = form.get('grant_type');
@@ -153,12 +168,24 @@ export class Identity {
     const app = this.ctx.directory.app;
     const clientId = form.get('client_id') ?? '';
     if (clientId !== app.clientId) {
-      return entraError(req, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${this.ctx.directory.displayName}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`);
+      return entraError(
+        req,
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId}' was not found in the directory '${this.ctx.directory.displayName}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      );
     }
     const scope = form.get('scope') ?? '';
     const resource = scope.split(' ').find((s) => s.endsWith('/.default'));
     if (!resource) {
-      return entraError(req, 400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      return entraError(
+        req,
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
     }
     const secret = form.get('client_secret');
     const assertion = form.get('client_assertion');
@@ -166,19 +193,43 @@ export class Identity {
       const now = Date.now();
       const match = app.secrets.find((s) => s.value === secret);
       if (!match) {
-        return entraError(req, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`);
+        return entraError(
+          req,
+          401,
+          'invalid_client',
+          7000215,
+          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${app.clientId}'.`,
+        );
       }
       if (match.expiresAt.getTime() <= now) {
-        return entraError(req, 401, 'invalid_client', 7000222, `The provided client secret keys for app '${app.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`);
+        return entraError(
+          req,
+          401,
+          'invalid_client',
+          7000222,
+          `The provided client secret keys for app '${app.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+        );
       }
     } else if (assertion !== null) {
       const failure = this.checkAssertion(req, assertion, form.get('client_assertion_type'));
       if (failure) return failure;
     } else {
-      return entraError(req, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+      return entraError(
+        req,
+        401,
+        'invalid_client',
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      );
     }
     if (!app.consented) {
-      return entraError(req, 400, 'invalid_grant', 65001, `The user or administrator has not consented to use the application with ID '${app.clientId}' named '${app.displayName}'. Send an interactive authorization request for this user and resource.`);
+      return entraError(
+        req,
+        400,
+        'invalid_grant',
+        65001,
+        `The user or administrator has not consented to use the application with ID '${app.clientId}' named '${app.displayName}'. Send an interactive authorization request for this user and resource.`,
+      );
     }
     const lifetime = this.ctx.switches.tokenLifetimeSeconds;
     const access = this.issue(app.clientId, resource.slice(0, -'/.default'.length), lifetime);
@@ -196,7 +247,8 @@ export class Identity {
     }
     const jwt = parseJwt(assertion);
     if (!jwt) return entraError(req, 400, 'invalid_client', 50027, 'JWT token is invalid or malformed.');
-    const x5tS256 = typeof jwt.header['x5t#S256'] === 'string' ? Buffer.from(jwt.header['x5t#S256'], 'base64url').toString('hex') : undefined;
+    const x5tS256 =
+      typeof jwt.header['x5t#S256'] === 'string' ? Buffer.from(jwt.header['x5t#S256'], 'base64url').toString('hex') : undefined;
     const x5t = typeof jwt.header['x5t'] === 'string' ? Buffer.from(jwt.header['x5t'], 'base64url').toString('hex') : undefined;
     const cert = app.certificates.find((c) => {
       if (x5tS256) return c.thumbprintSha256 === x5tS256;
@@ -204,7 +256,13 @@ export class Identity {
       return false;
     });
     if (!cert) {
-      return entraError(req, 401, 'invalid_client', 700027, `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${(x5tS256 ?? x5t ?? '').toUpperCase()}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app.clientId}'.]`);
+      return entraError(
+        req,
+        401,
+        'invalid_client',
+        700027,
+        `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${(x5tS256 ?? x5t ?? '').toUpperCase()}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${app.clientId}'.]`,
+      );
     }
     const key = createPublicKey(cert.certPem);
     const alg = jwt.header['alg'];
@@ -221,7 +279,13 @@ export class Identity {
     }
     const expectedAudience = `${req.origin}${req.path}`;
     if (typeof p['aud'] !== 'string' || p['aud'].replace(/\/$/, '') !== expectedAudience) {
-      return entraError(req, 401, 'invalid_client', 700038, `Client assertion audience claim '${String(p['aud'])}' does not match the token endpoint '${expectedAudience}'.`);
+      return entraError(
+        req,
+        401,
+        'invalid_client',
+        700038,
+        `Client assertion audience claim '${String(p['aud'])}' does not match the token endpoint '${expectedAudience}'.`,
+      );
     }
     if (typeof p['exp'] !== 'number' || p['exp'] < now || (typeof p['nbf'] === 'number' && p['nbf'] > now + 300)) {
       return entraError(req, 401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.');
@@ -287,7 +351,11 @@ export class Identity {
       throw new GraphError(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
     }
     if (typeof p['iat_ms'] !== 'number' || p['iat_ms'] < this.ctx.switches.tokensRevokedBefore) {
-      throw new GraphError(401, 'InvalidAuthenticationToken', 'Access token validation failure. The application credentials used to get this token were revoked.');
+      throw new GraphError(
+        401,
+        'InvalidAuthenticationToken',
+        'Access token validation failure. The application credentials used to get this token were revoked.',
+      );
     }
     const aud = String(p['aud']).replace(/\/$/, '');
     if (aud !== GRAPH_AUDIENCE && aud !== req.origin) {

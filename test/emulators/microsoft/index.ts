@@ -175,7 +175,13 @@ export class MicrosoftEmulator {
     const spec: MutationSpec = { ...DEFAULT_MUTATION, seed: `m${this.mutations}`, ...mutation };
     const out: MutationCounts[] = [];
     for (const service of Object.values(this.services) as Service[]) {
-      out.push(...service.mutate({ mutation: spec, directory: this.directory, rng: (label) => new Prng(`${this.spec.seed}/${spec.seed}/${service.name}/${label}`) }));
+      out.push(
+        ...service.mutate({
+          mutation: spec,
+          directory: this.directory,
+          rng: (label) => new Prng(`${this.spec.seed}/${spec.seed}/${service.name}/${label}`),
+        }),
+      );
     }
     return out;
   }

@@ -135,7 +135,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
 }
 
 function retryAfter(headers: Headers | Record<string, string> | undefined): number {
-  const raw = headers instanceof Headers ? headers.get('retry-after') : Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
+  const raw =
+    headers instanceof Headers
+      ? headers.get('retry-after')
+      : Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === 'retry-after')?.[1];
   return Number(raw);
 }
 
@@ -170,7 +173,10 @@ describe('JSON batching ($batch)', () => {
     urls.push('/organization', '/users?$top=2');
     expect(urls).toHaveLength(20);
     const ids = urls.map((_, i) => `Step-${i}`);
-    const parts = await batch(client, urls.map((url, i) => ({ id: ids[i], method: 'GET', url })));
+    const parts = await batch(
+      client,
+      urls.map((url, i) => ({ id: ids[i], method: 'GET', url })),
+    );
     expect([...parts.keys()].sort()).toEqual([...ids].sort());
     for (const [i, url] of urls.entries()) {
       const r = part(parts, ids[i] as string);
@@ -181,7 +187,12 @@ describe('JSON batching ($batch)', () => {
   });
 
   it('refuses a batch of 21 requests, an empty one, duplicate ids (case-insensitive) and unknown or cyclic dependsOn with 400, running none of the parts', async () => {
-    const get = (id: string, dependsOn?: string[]): Record<string, unknown> => ({ id, method: 'GET', url: `/users/${alice.id}/mailFolders/inbox`, ...(dependsOn ? { dependsOn } : {}) });
+    const get = (id: string, dependsOn?: string[]): Record<string, unknown> => ({
+      id,
+      method: 'GET',
+      url: `/users/${alice.id}/mailFolders/inbox`,
+      ...(dependsOn ? { dependsOn } : {}),
+    });
     const before = { parts: emulator.stats.batchParts, folders: emulator.stats.byKind['mail.folders'] ?? 0 };
     const twenty = Array.from({ length: 20 }, (_, i) => get(String(i + 1)));
     const bad: Record<string, unknown>[][] = [
@@ -209,8 +220,17 @@ describe('JSON batching ($batch)', () => {
   it('runs dependsOn in order and answers 424 to every request depending on a failed one', async () => {
     const folders = `/users/${alice.id}/mailFolders`;
     const json = { 'Content-Type': 'application/json' };
-    const slowCreate = (): number => emulator.faults.add({ kind: 'slow', routeKind: 'mail.write', method: 'POST', path: `${alice.id}/mailFolders$`, times: 1, delayMs: 200 });
-    const names = async (): Promise<string[]> => ((await client.api(`${folders}?$top=100`).get()) as { value: { displayName: string }[] }).value.map((f) => f.displayName);
+    const slowCreate = (): number =>
+      emulator.faults.add({
+        kind: 'slow',
+        routeKind: 'mail.write',
+        method: 'POST',
+        path: `${alice.id}/mailFolders$`,
+        times: 1,
+        delayMs: 200,
+      });
+    const names = async (): Promise<string[]> =>
+      ((await client.api(`${folders}?$top=100`).get()) as { value: { displayName: string }[] }).value.map((f) => f.displayName);
 
     // Without dependsOn the parts run in parallel: the listing does not wait for the slow create.
     slowCreate();
@@ -219,7 +239,9 @@ describe('JSON batching ($batch)', () => {
       { id: 'list', method: 'GET', url: `${folders}?$top=100` },
     ]);
     expect(part(parallel, 'create').status).toBe(201);
-    expect((part(parallel, 'list').body as { value: { displayName: string }[] }).value.map((f) => f.displayName)).not.toContain('Batch parallel');
+    expect((part(parallel, 'list').body as { value: { displayName: string }[] }).value.map((f) => f.displayName)).not.toContain(
+      'Batch parallel',
+    );
     expect(await names()).toContain('Batch parallel');
 
     // With dependsOn each waits for the one before it.
@@ -249,7 +271,14 @@ describe('JSON batching ($batch)', () => {
   it('gives each part its own status: injected faults, a 404, an unknown user and segment, while the others succeed', async () => {
     const [a1, a2] = messages(emulator, alice);
     const [b1, b2] = messages(emulator, bob);
-    emulator.faults.add({ kind: 'error', routeKind: 'mail.get', path: a1.id, status: 500, code: 'ErrorCorruptData', message: 'The item is corrupt.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'mail.get',
+      path: a1.id,
+      status: 500,
+      code: 'ErrorCorruptData',
+      message: 'The item is corrupt.',
+    });
     emulator.faults.add({ kind: 'status503', routeKind: 'mail.get', path: b1.id, times: 1 });
     emulator.faults.add({ kind: 'reset', routeKind: 'mail.folders', path: `${bob.id}/mailFolders/inbox$`, times: 1 });
     const faultedBefore = emulator.stats.faulted;
@@ -296,13 +325,18 @@ describe('JSON batching ($batch)', () => {
       { id: 'mime2', method: 'GET', url: `/users/${carol.id}/messages/${m2.id}/$value` },
       { id: 'meta', method: 'GET', url: `/users/${carol.id}/messages/${m1.id}?$select=subject` },
     ]);
-    for (const [id, m] of [['mime1', m1], ['mime2', m2]] as const) {
+    for (const [id, m] of [
+      ['mime1', m1],
+      ['mime2', m2],
+    ] as const) {
       const r = part(parts, id);
       expect(r.status).toBe(200);
       expect(typeof r.body).toBe('string');
       const bytes = Buffer.from(r.body as string, 'base64');
       expect(bytes.toString('base64')).toBe(r.body); // plain base64, nothing else in the string
-      const direct = Buffer.from((await client.api(`/users/${carol.id}/messages/${m.id}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer);
+      const direct = Buffer.from(
+        (await client.api(`/users/${carol.id}/messages/${m.id}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer,
+      );
       expect(bytes.equals(direct)).toBe(true);
       expect(bytes.length).toBe(m.size);
       expect(bytes.toString('latin1')).toMatch(/^[\s\S]*Subject: /m);
@@ -315,9 +349,14 @@ describe('throttling over HTTP', () => {
   it('is off by default: concurrent requests and a 20-part batch to one mailbox all succeed', async () => {
     expect(emulator.throttle.options).toEqual(NO_LIMITS);
     const throttledBefore = emulator.stats.throttled;
-    const results = await Promise.all(Array.from({ length: 30 }, () => noRetry.api(`/users/${alice.id}/mailFolders/inbox`).get() as Promise<{ displayName: string }>));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () => noRetry.api(`/users/${alice.id}/mailFolders/inbox`).get() as Promise<{ displayName: string }>),
+    );
     expect(results.every((r) => r.displayName === 'Inbox')).toBe(true);
-    const parts = await batch(noRetry, Array.from({ length: 20 }, (_, i) => ({ id: String(i), method: 'GET', url: `/users/${alice.id}/mailFolders/inbox` })));
+    const parts = await batch(
+      noRetry,
+      Array.from({ length: 20 }, (_, i) => ({ id: String(i), method: 'GET', url: `/users/${alice.id}/mailFolders/inbox` })),
+    );
     expect([...parts.values()].map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(emulator.stats.throttled).toBe(throttledBefore);
     expect(emulator.throttle.stats).toMatchObject({ rejectedRate: 0, rejectedConcurrency: 0, rejectedResourceUnits: 0 });
@@ -364,7 +403,15 @@ describe('throttling over HTTP', () => {
 
     it('evaluates the parts of a batch one by one: the parts over the window get 429 with Retry-After', async () => {
       const [, b] = users; // one request used in the test above
-      const parts = await batch(bare, Array.from({ length: 4 }, (_, i) => ({ id: `p${i}`, dependsOn: i ? [`p${i - 1}`] : undefined, method: 'GET', url: `/users/${b.id}/mailFolders/inbox` })));
+      const parts = await batch(
+        bare,
+        Array.from({ length: 4 }, (_, i) => ({
+          id: `p${i}`,
+          dependsOn: i ? [`p${i - 1}`] : undefined,
+          method: 'GET',
+          url: `/users/${b.id}/mailFolders/inbox`,
+        })),
+      );
       expect(['p0', 'p1'].map((id) => part(parts, id).status)).toEqual([200, 200]);
       const refused = part(parts, 'p2');
       expect(refused.status).toBe(429);
@@ -410,9 +457,15 @@ describe('throttling over HTTP', () => {
       expect(ms.throttle.options).toEqual(MICROSOFT_LIMITS);
       const [a, b] = mailUsers(ms);
       const rule = ms.faults.add({ kind: 'slow', routeKind: 'mail.folders', path: `${a.id}/mailFolders/inbox$`, times: 4, delayMs: 1_000 });
-      const inFlight = Array.from({ length: 4 }, () => bare.api(`/users/${a.id}/mailFolders/inbox`).get() as Promise<{ displayName: string }>);
+      const inFlight = Array.from(
+        { length: 4 },
+        () => bare.api(`/users/${a.id}/mailFolders/inbox`).get() as Promise<{ displayName: string }>,
+      );
       await until(() => ms.faults.fired[rule] === 4, 'four requests in flight');
-      const [fifth, other] = await Promise.all([failure(bare.api(`/users/${a.id}/mailFolders/drafts`).get()), bare.api(`/users/${b.id}/mailFolders/inbox`).get() as Promise<{ displayName: string }>]);
+      const [fifth, other] = await Promise.all([
+        failure(bare.api(`/users/${a.id}/mailFolders/drafts`).get()),
+        bare.api(`/users/${b.id}/mailFolders/inbox`).get() as Promise<{ displayName: string }>,
+      ]);
       expect(fifth.statusCode).toBe(429);
       expect(fifth.code).toBe('ApplicationThrottled');
       expect(fifth.message).toMatch(/MailboxConcurrency/);
@@ -498,7 +551,14 @@ describe('faults through the pipeline', () => {
 
   it('error with a custom status and code fails every time until cleared, and only where its method, path and probability say', async () => {
     const [m, other] = messages(emulator, bob);
-    const always = emulator.faults.add({ kind: 'error', routeKind: 'mail.get', path: m.id, status: 422, code: 'ErrorUnsupportedItem', message: 'This item cannot be read.' });
+    const always = emulator.faults.add({
+      kind: 'error',
+      routeKind: 'mail.get',
+      path: m.id,
+      status: 422,
+      code: 'ErrorUnsupportedItem',
+      message: 'This item cannot be read.',
+    });
     const postOnly = emulator.faults.add({ kind: 'error', method: 'POST', path: `${bob.id}/mailFolders`, status: 500 });
     const never = emulator.faults.add({ kind: 'error', routeKind: 'mail.get', path: other.id, probability: 0, status: 500 });
     try {
@@ -508,12 +568,16 @@ describe('faults through the pipeline', () => {
         expect(err.code).toBe('ErrorUnsupportedItem');
         expect(err.message).toBe('This item cannot be read.');
       }
-      expect(((await noRetry.api(`/users/${bob.id}/messages/${other.id}?$select=subject`).get()) as { subject: string }).subject).toBe(other.subject);
+      expect(((await noRetry.api(`/users/${bob.id}/messages/${other.id}?$select=subject`).get()) as { subject: string }).subject).toBe(
+        other.subject,
+      );
       expect(((await noRetry.api(`/users/${bob.id}/mailFolders?$top=20`).get()) as { value: unknown[] }).value.length).toBeGreaterThan(0);
       expect([emulator.faults.fired[always], emulator.faults.fired[postOnly], emulator.faults.fired[never]]).toEqual([3, 0, 0]);
       expect((await failure(noRetry.api(`/users/${bob.id}/mailFolders`).post({ displayName: 'Never made' }))).statusCode).toBe(500);
       emulator.faults.clear();
-      expect(((await noRetry.api(`/users/${bob.id}/messages/${m.id}?$select=subject`).get()) as { subject: string }).subject).toBe(m.subject);
+      expect(((await noRetry.api(`/users/${bob.id}/messages/${m.id}?$select=subject`).get()) as { subject: string }).subject).toBe(
+        m.subject,
+      );
     } finally {
       emulator.faults.clear();
     }
@@ -593,7 +657,10 @@ describe('sources going away', () => {
     // A credential registered after the revocation gets tokens Graph accepts.
     const cert = createClientCertificate('rotated');
     fragile.addCertificate(cert.certPem, cert.thumbprintSha256);
-    const rotated = graphClientWithoutRetry(fragile, msalClient(fragile, { clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: cert.keyPem } }));
+    const rotated = graphClientWithoutRetry(
+      fragile,
+      msalClient(fragile, { clientCertificate: { thumbprintSha256: cert.thumbprintSha256, privateKey: cert.keyPem } }),
+    );
     expect(((await rotated.api(`/users/${a.id}/mailFolders/inbox`).get()) as { displayName: string }).displayName).toBe('Inbox');
   });
 });
@@ -607,7 +674,10 @@ describe('stats and export()', () => {
     await noRetry.api(`/users/${alice.id}/mailFolders/drafts`).get();
     await noRetry.api(`/users/${alice.userPrincipalName}/mailFolders/inbox`).get();
     await noRetry.api('/users').get();
-    await batch(noRetry, [b1, b2].map((m, i) => ({ id: String(i), method: 'GET', url: `/users/${bob.id}/messages/${m.id}` })));
+    await batch(
+      noRetry,
+      [b1, b2].map((m, i) => ({ id: String(i), method: 'GET', url: `/users/${bob.id}/messages/${m.id}` })),
+    );
     emulator.faults.add({ kind: 'status500', routeKind: 'mail.get', path: b3.id, times: 1 });
     await failure(noRetry.api(`/users/${bob.id}/messages/${b3.id}`).get());
     emulator.throttle.options = { ...NO_LIMITS, mailboxRequests: 1, mailboxWindowMs: 60_000 };
@@ -645,6 +715,8 @@ describe('stats and export()', () => {
     }
     const made = (await client.api(`/users/${carol.id}/mailFolders`).post({ displayName: 'Exported folder' })) as { id: string };
     expect(mailbox(emulator, carol).folders).toContainEqual({ id: made.id, path: 'Exported folder' });
-    expect(mailbox(emulator, carol).folders).not.toEqual((initialExport['mail'] as { mailboxes: ExportedMailbox[] }).mailboxes.find((m) => m.account === carol.id)?.folders);
+    expect(mailbox(emulator, carol).folders).not.toEqual(
+      (initialExport['mail'] as { mailboxes: ExportedMailbox[] }).mailboxes.find((m) => m.account === carol.id)?.folders,
+    );
   });
 });

@@ -56,7 +56,10 @@ export async function accessToken(client: ConfidentialClientApplication): Promis
  * retries 429/503/504 three times by default; contract tests that look at a 429 pass a chain
  * without it).
  */
-export function graphClient(emulator: MicrosoftEmulator, options: { client?: ConfidentialClientApplication; middleware?: Middleware[] } = {}): Client {
+export function graphClient(
+  emulator: MicrosoftEmulator,
+  options: { client?: ConfidentialClientApplication; middleware?: Middleware[] } = {},
+): Client {
   const msal = options.client ?? msalClient(emulator);
   const authProvider = { getAccessToken: () => accessToken(msal) };
   const base = {

@@ -21,7 +21,11 @@ afterAll(async () => {
 });
 
 function auth(credential?: MicrosoftCredential, tenantId?: string): MicrosoftAuth {
-  return new MicrosoftAuth({ ...connectionOf(emulator), ...(tenantId === undefined ? {} : { tenantId }), ...(credential === undefined ? {} : { credential }) });
+  return new MicrosoftAuth({
+    ...connectionOf(emulator),
+    ...(tenantId === undefined ? {} : { tenantId }),
+    ...(credential === undefined ? {} : { credential }),
+  });
 }
 
 describe('Microsoft 365 connector checks', () => {
@@ -84,7 +88,9 @@ describe('Microsoft 365 connector checks', () => {
   });
 
   it('lists the permissions still to grant', async () => {
-    emulator.directory.app.grantedRoles = new Set(ALL_APPLICATION_PERMISSIONS.filter((p) => p !== 'Mail.ReadWrite' && p !== 'ChannelMessage.Read.All'));
+    emulator.directory.app.grantedRoles = new Set(
+      ALL_APPLICATION_PERMISSIONS.filter((p) => p !== 'Mail.ReadWrite' && p !== 'ChannelMessage.Read.All'),
+    );
     try {
       const check = await checkMicrosoftConnector(auth());
       expect(check).toMatchObject({ ready: false, reason: 'InsufficientPermissions', missing: ['Mail.Read', 'ChannelMessage.Read.All'] });

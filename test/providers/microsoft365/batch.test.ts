@@ -26,7 +26,9 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 const mimePath = (id: string): string => `/users/${mailbox.account}/messages/${encodeURIComponent(id)}/$value`;
 
 beforeAll(async () => {
-  ({ emulator, session } = await startWithSession({ tenant: { seed: 'batch', users: 1, sharedMailboxes: 0, unlicensedUsers: 0, groups: 0, sites: 0, teams: 0, items: { mail: 45 } } }));
+  ({ emulator, session } = await startWithSession({
+    tenant: { seed: 'batch', users: 1, sharedMailboxes: 0, unlicensedUsers: 0, groups: 0, sites: 0, teams: 0, items: { mail: 45 } },
+  }));
   mailbox = (emulator.export()['mail'] as { mailboxes: ExportedMailbox[] }).mailboxes[0]!;
 });
 
@@ -97,6 +99,9 @@ describe('batched downloads', () => {
       ],
       resourceUnits: 1,
     });
-    expect(pacingOfRequest('https://graph.microsoft.com/v1.0/users/A/messages', undefined)).toEqual({ mailboxes: [{ mailbox: 'a', cost: 1, slots: 1 }], resourceUnits: 0 });
+    expect(pacingOfRequest('https://graph.microsoft.com/v1.0/users/A/messages', undefined)).toEqual({
+      mailboxes: [{ mailbox: 'a', cost: 1, slots: 1 }],
+      resourceUnits: 0,
+    });
   });
 });

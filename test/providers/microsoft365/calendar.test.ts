@@ -54,7 +54,9 @@ const held = new Map<string, Map<string, Held>>();
 const types = new Map<string, string>();
 
 beforeAll(async () => {
-  ({ emulator, session } = await startWithSession({ tenant: { users: 2, sharedMailboxes: 1, unlicensedUsers: 1, groups: 0, sites: 0, teams: 0, items: { events: 12 } } }));
+  ({ emulator, session } = await startWithSession({
+    tenant: { users: 2, sharedMailboxes: 1, unlicensedUsers: 1, groups: 0, sites: 0, teams: 0, items: { events: 12 } },
+  }));
   client = graphClient(emulator);
   // Small pages, so that series and their masters span pages.
   service = new CalendarService(session, { now: () => now, pageSize: 4 });
@@ -70,7 +72,9 @@ afterAll(async () => {
 function canonical(entity: object): string {
   const body = Object.fromEntries(Object.entries(entity).filter(([k]) => !k.startsWith('@')));
   return JSON.stringify(body, (_key, value: unknown) =>
-    value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value,
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
   );
 }
 
@@ -106,10 +110,19 @@ async function expected(a: Account): Promise<Map<string, Expected>> {
   const window = calendarWindow(utcDay(now));
   const out = new Map<string, Expected>();
   for (const calendar of await calendars(a)) {
-    const view = await session.all<GraphEvent>(`/users/${a.id}/calendars/${calendar.id}/calendarView?startDateTime=${window.start}&endDateTime=${window.end}&$top=1000`);
+    const view = await session.all<GraphEvent>(
+      `/users/${a.id}/calendars/${calendar.id}/calendarView?startDateTime=${window.start}&endDateTime=${window.end}&$top=1000`,
+    );
     const masters = new Set<string>();
     for (const e of view) {
-      out.set(e.id, { version: e.changeKey, container: calendar.id, path: calendar.name, name: e.subject, type: e.type, json: canonical(e) });
+      out.set(e.id, {
+        version: e.changeKey,
+        container: calendar.id,
+        path: calendar.name,
+        name: e.subject,
+        type: e.type,
+        json: canonical(e),
+      });
       if (e.seriesMasterId) masters.add(e.seriesMasterId);
     }
     for (const id of masters) {
@@ -152,7 +165,11 @@ describe('calendar backup', () => {
   });
 
   it('backs up every event of the window and every series master, byte for byte, each calendar ending with containerDone', async () => {
-    expect(mailboxes().map((a) => a.kind).sort()).toEqual(['sharedMailbox', 'user', 'user']);
+    expect(
+      mailboxes()
+        .map((a) => a.kind)
+        .sort(),
+    ).toEqual(['sharedMailbox', 'user', 'user']);
     const exported = emulator.export()['calendar'] as { account: string; events: ExportedEvent[] }[];
     let exceptions = 0;
     for (const a of mailboxes()) {
@@ -165,7 +182,14 @@ describe('calendar backup', () => {
       expect([...items.keys()].sort()).toEqual([...want.keys()].sort());
       for (const [id, item] of items) {
         const w = want.get(id) as Expected;
-        expect({ version: item.version, container: item.container, path: item.path, name: item.name, size: item.size, type: item.metadata?.['type'] }).toEqual({
+        expect({
+          version: item.version,
+          container: item.container,
+          path: item.path,
+          name: item.name,
+          size: item.size,
+          type: item.metadata?.['type'],
+        }).toEqual({
           version: w.version,
           container: w.container,
           path: w.path,
@@ -178,8 +202,12 @@ describe('calendar backup', () => {
       }
       // The emulator's own record: every single event and series master is there, in its calendar.
       const mine = exported.find((m) => m.account === a.id)?.events ?? [];
-      const stored = [...items.values()].filter((i) => i.metadata?.['type'] === 'singleInstance' || i.metadata?.['type'] === 'seriesMaster');
-      expect(stored.map((i) => [i.id, i.path, i.metadata?.['type'], i.name]).sort()).toEqual(mine.map((e) => [e.id, e.calendar, e.type, e.subject]).sort());
+      const stored = [...items.values()].filter(
+        (i) => i.metadata?.['type'] === 'singleInstance' || i.metadata?.['type'] === 'seriesMaster',
+      );
+      expect(stored.map((i) => [i.id, i.path, i.metadata?.['type'], i.name]).sort()).toEqual(
+        mine.map((e) => [e.id, e.calendar, e.type, e.subject]).sort(),
+      );
       // Every calendar is done, after its own items.
       expect(ofType(changes, 'containerDone').map((c) => c.container)).toEqual((await calendars(a)).map((c) => c.id));
       for (const [i, c] of changes.entries()) {
@@ -201,7 +229,10 @@ describe('calendar backup', () => {
       body: { contentType: 'text', content: 'Agenda in the channel.' },
       start: { dateTime: '2026-09-07T09:00:00', timeZone: 'UTC' },
       end: { dateTime: '2026-09-07T09:30:00', timeZone: 'UTC' },
-      recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'] }, range: { type: 'numbered', startDate: '2026-09-07', numberOfOccurrences: 4 } },
+      recurrence: {
+        pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'] },
+        range: { type: 'numbered', startDate: '2026-09-07', numberOfOccurrences: 4 },
+      },
     })) as GraphEvent;
     const created = await incremental(a);
     const added = upserts(created.changes);
@@ -215,7 +246,10 @@ describe('calendar backup', () => {
       ['occurrence', master.id],
     ]);
     const masterJson = JSON.parse((await contentOf(added.get(master.id) as SourceItem)).toString()) as GraphEvent;
-    expect(masterJson.recurrence).toMatchObject({ pattern: { type: 'weekly', daysOfWeek: ['monday'] }, range: { type: 'numbered', numberOfOccurrences: 4 } });
+    expect(masterJson.recurrence).toMatchObject({
+      pattern: { type: 'weekly', daysOfWeek: ['monday'] },
+      range: { type: 'numbered', numberOfOccurrences: 4 },
+    });
     const [, first, second, third, fourth] = series as [SourceItem, SourceItem, SourceItem, SourceItem, SourceItem];
 
     // One occurrence becomes an exception (moved and renamed), another is deleted.
@@ -233,7 +267,12 @@ describe('calendar backup', () => {
     expect(changed.get(master.id)?.version).not.toBe(added.get(master.id)?.version);
     expect(ofType(edited.changes, 'remove')).toEqual([{ type: 'remove', id: third.id, container: third.container }]);
     const exception = changed.get(second.id) as SourceItem;
-    expect({ type: exception.metadata?.['type'], name: exception.name, originalStart: exception.metadata?.['originalStart'], start: exception.metadata?.['start'] }).toEqual({
+    expect({
+      type: exception.metadata?.['type'],
+      name: exception.name,
+      originalStart: exception.metadata?.['originalStart'],
+      start: exception.metadata?.['start'],
+    }).toEqual({
       type: 'exception',
       name: 'Weekly sync (moved)',
       originalStart: '2026-09-14T09:00:00Z',
@@ -257,7 +296,9 @@ describe('calendar backup', () => {
   });
 
   it('gives exactly the changes after the tenant changed: new, changed and deleted events, a new calendar listed from scratch', async () => {
-    const counts = emulator.mutate({ add: 0.25, change: 0.25, remove: 0.2, move: 0, addFolders: 1, removeFolders: 0 }).filter((c) => c.service === 'calendar');
+    const counts = emulator
+      .mutate({ add: 0.25, change: 0.25, remove: 0.2, move: 0, addFolders: 1, removeFolders: 0 })
+      .filter((c) => c.service === 'calendar');
     expect(counts.reduce((n, c) => Math.min(n, c.added, c.changed, c.removed), Infinity)).toBeGreaterThan(0);
     for (const a of mailboxes()) {
       const mine = counts.find((c) => c.account === a.id);
@@ -293,8 +334,13 @@ describe('calendar backup', () => {
       cursors.set(a.id, cursor);
     }
     const calendarsTotal = runs.reduce((n, r) => n + r.calendars, 0);
-    expect({ ...emulator.stats.byKind, 'identity.token': undefined }).toEqual({ 'calendar.calendars': mailboxes().length, 'calendar.delta': calendarsTotal, 'identity.token': undefined });
-    for (const { a, changes } of runs) expect(changes).toEqual((await calendars(a)).map((c) => ({ type: 'containerDone', container: c.id })));
+    expect({ ...emulator.stats.byKind, 'identity.token': undefined }).toEqual({
+      'calendar.calendars': mailboxes().length,
+      'calendar.delta': calendarsTotal,
+      'identity.token': undefined,
+    });
+    for (const { a, changes } of runs)
+      expect(changes).toEqual((await calendars(a)).map((c) => ({ type: 'containerDone', container: c.id })));
   });
 
   it('lists only the calendar whose delta token expired again, with the same versions; the others resume', async () => {
@@ -327,14 +373,23 @@ describe('calendar backup', () => {
       start: { dateTime: '2026-10-01T13:00:00', timeZone: 'UTC' },
       end: { dateTime: '2026-10-01T14:00:00', timeZone: 'UTC' },
     })) as GraphEvent;
-    emulator.faults.add({ kind: 'error', routeKind: 'calendar.delta', path: target.id, status: 403, code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'calendar.delta',
+      path: target.id,
+      status: 403,
+      code: 'ErrorAccessDenied',
+      message: 'Access is denied. Check credentials and try again.',
+    });
     try {
       const failed = await incremental(a, false);
       expect(ofType(failed.changes, 'containerFailed')).toEqual([
         { type: 'containerFailed', container: target.id, path: target.name, issue: expect.objectContaining({ code: 'ErrorAccessDenied' }) },
       ]);
       expect(ofType(failed.changes, 'upsert')).toEqual([]);
-      expect(ofType(failed.changes, 'containerDone').map((c) => c.container)).toEqual((await calendars(a)).map((c) => c.id).filter((id) => id !== target.id));
+      expect(ofType(failed.changes, 'containerDone').map((c) => c.container)).toEqual(
+        (await calendars(a)).map((c) => c.id).filter((id) => id !== target.id),
+      );
       expect(entryOf(cursors.get(a.id))).toEqual(old);
     } finally {
       emulator.faults.clear();
@@ -357,7 +412,8 @@ describe('calendar backup', () => {
     expect(ofType(changes, 'resync')).toEqual([{ type: 'resync', container: target.id, reason: 'ContainerMoved' }]);
     const listed = itemsOf(changes, target.id);
     expect(listed.length).toBeGreaterThan(0);
-    for (const item of listed) expect({ path: item.path, version: item.version }).toEqual({ path: target.name, version: before.get(item.id)?.version });
+    for (const item of listed)
+      expect({ path: item.path, version: item.version }).toEqual({ path: target.name, version: before.get(item.id)?.version });
   });
 
   it('opens a new window once the old one is a year old, listing each calendar again at unchanged versions', async () => {
@@ -380,13 +436,19 @@ describe('calendar backup', () => {
   });
 
   it('removes deleted calendars with containerRemoved', async () => {
-    const counts = emulator.mutate({ add: 0, change: 0, remove: 0, move: 0, addFolders: 0, removeFolders: 1 }).filter((c) => c.service === 'calendar');
+    const counts = emulator
+      .mutate({ add: 0, change: 0, remove: 0, move: 0, addFolders: 0, removeFolders: 1 })
+      .filter((c) => c.service === 'calendar');
     for (const a of mailboxes()) {
       const previous = Object.keys((JSON.parse(cursors.get(a.id) as string) as { containers: object }).containers);
       const { changes } = await incremental(a);
       const left = (await calendars(a)).map((c) => c.id);
       expect(left.length).toBe(1);
-      expect(ofType(changes, 'containerRemoved').map((c) => c.container).sort()).toEqual(previous.filter((id) => !left.includes(id)).sort());
+      expect(
+        ofType(changes, 'containerRemoved')
+          .map((c) => c.container)
+          .sort(),
+      ).toEqual(previous.filter((id) => !left.includes(id)).sort());
       expect(ofType(changes, 'containerRemoved').length).toBe(counts.find((c) => c.account === a.id)?.foldersRemoved);
       expect(ofType(changes, 'upsert')).toEqual([]);
     }
@@ -396,13 +458,22 @@ describe('calendar backup', () => {
     const unlicensed = accounts.find((a) => !a.licensed);
     expect(unlicensed).toBeDefined();
     const { changes, cursor } = await drain(service, unlicensed as Account);
-    expect(changes).toEqual([{ type: 'containerFailed', container: 'calendars', path: '', issue: expect.objectContaining({ code: 'MailboxNotEnabledForRESTAPI' }) }]);
+    expect(changes).toEqual([
+      {
+        type: 'containerFailed',
+        container: 'calendars',
+        path: '',
+        issue: expect.objectContaining({ code: 'MailboxNotEnabledForRESTAPI' }),
+      },
+    ]);
     expect(JSON.parse(cursor)).toEqual({ v: 1, containers: {}, calendars: {} });
   });
 
   it('stops with AuthenticationFailed when the credentials are revoked', async () => {
     emulator.revokeCredentials();
-    await expect(drain(service, user(0), cursors.get(user(0).id))).rejects.toMatchObject({ name: 'SourceError', fatalReason: 'AuthenticationFailed' });
+    await expect(drain(service, user(0), cursors.get(user(0).id))).rejects.toMatchObject({
+      name: 'SourceError',
+      fatalReason: 'AuthenticationFailed',
+    });
   });
 });
-

@@ -31,7 +31,9 @@ const cursors = new Map<string, string>();
 const held = new Map<string, Map<string, Held>>();
 
 beforeAll(async () => {
-  ({ emulator, session } = await startWithSession({ tenant: { users: 3, sharedMailboxes: 1, unlicensedUsers: 1, groups: 0, sites: 0, teams: 0, items: { contacts: 15 } } }));
+  ({ emulator, session } = await startWithSession({
+    tenant: { users: 3, sharedMailboxes: 1, unlicensedUsers: 1, groups: 0, sites: 0, teams: 0, items: { contacts: 15 } },
+  }));
   client = graphClient(emulator);
   // Small pages, so that rounds span pages.
   service = new ContactsService(session, { pageSize: 4 });
@@ -47,7 +49,9 @@ afterAll(async () => {
 function canonical(entity: object): string {
   const body = Object.fromEntries(Object.entries(entity).filter(([k]) => !k.startsWith('@')));
   return JSON.stringify(body, (_key, value: unknown) =>
-    value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value,
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
   );
 }
 
@@ -71,13 +75,22 @@ async function expected(a: Account): Promise<Map<string, Held & { name: string; 
   const out = new Map<string, Held & { name: string; json: string }>();
   for (const c of b.contacts) {
     const read = await session.get<{ changeKey: string }>(`/users/${a.id}/contacts/${c.id}`);
-    out.set(c.id, { version: read.changeKey, container: folderId.get(c.folder) as string, path: c.folder, name: c.displayName, json: canonical(read) });
+    out.set(c.id, {
+      version: read.changeKey,
+      container: folderId.get(c.folder) as string,
+      path: c.folder,
+      name: c.displayName,
+      json: canonical(read),
+    });
   }
   return out;
 }
 
 /** Drains from the account's stored cursor; the held items it gives must equal a fresh read. */
-async function incremental(a: Account, check = true): Promise<{ changes: Change[]; before: Map<string, Held>; previousCursor: string | undefined }> {
+async function incremental(
+  a: Account,
+  check = true,
+): Promise<{ changes: Change[]; before: Map<string, Held>; previousCursor: string | undefined }> {
   const before = held.get(a.id) ?? new Map<string, Held>();
   const previousCursor = cursors.get(a.id);
   const { changes, cursor } = await drain(service, a, previousCursor);
@@ -115,7 +128,11 @@ describe('contacts backup', () => {
   });
 
   it('backs up every contact of every folder, child folders too, byte for byte, each folder ending with containerDone', async () => {
-    expect(mailboxes().map((a) => a.kind).sort()).toEqual(['sharedMailbox', 'user', 'user', 'user']);
+    expect(
+      mailboxes()
+        .map((a) => a.kind)
+        .sort(),
+    ).toEqual(['sharedMailbox', 'user', 'user', 'user']);
     let nested = 0;
     for (const a of mailboxes()) {
       const { changes, cursor } = await drain(service, a);
@@ -151,7 +168,9 @@ describe('contacts backup', () => {
   });
 
   it('gives exactly the contacts added, changed, moved and deleted, and lists a new folder from scratch', async () => {
-    const counts = emulator.mutate({ add: 0.2, change: 0.2, move: 0.2, remove: 0.15, addFolders: 1, removeFolders: 0 }).filter((c) => c.service === 'contacts');
+    const counts = emulator
+      .mutate({ add: 0.2, change: 0.2, move: 0.2, remove: 0.15, addFolders: 1, removeFolders: 0 })
+      .filter((c) => c.service === 'contacts');
     expect(counts.reduce((n, c) => Math.min(n, c.added, c.changed, c.moved, c.removed), Infinity)).toBeGreaterThan(0);
     for (const a of mailboxes()) {
       const mine = counts.find((c) => c.account === a.id);
@@ -194,7 +213,8 @@ describe('contacts backup', () => {
       'contacts.delta': folders,
       'identity.token': undefined,
     });
-    for (const { a, changes } of runs) expect(changes).toEqual(folderOrder(book(a)).map((container) => ({ type: 'containerDone', container })));
+    for (const { a, changes } of runs)
+      expect(changes).toEqual(folderOrder(book(a)).map((container) => ({ type: 'containerDone', container })));
   });
 
   it('lists only the folder whose delta token expired again, with the same versions; the others resume', async () => {
@@ -220,21 +240,31 @@ describe('contacts backup', () => {
   it('reports a folder that fails as containerFailed, keeps its cursor entry, and catches up once it answers again', async () => {
     const a = mailboxes()[1] as Account;
     const target = busiestFolder(a);
-    const entryOf = (cursor: string | undefined) => (JSON.parse(cursor as string) as { containers: Record<string, unknown> }).containers[target.id];
+    const entryOf = (cursor: string | undefined) =>
+      (JSON.parse(cursor as string) as { containers: Record<string, unknown> }).containers[target.id];
     const old = entryOf(cursors.get(a.id));
     const created = (await client.api(`/users/${a.id}/contactFolders/${target.id}/contacts`).post({
       givenName: 'Ada',
       surname: 'Lovelace',
       emailAddresses: [{ name: 'Ada Lovelace', address: 'ada@example.com' }],
     })) as { id: string };
-    emulator.faults.add({ kind: 'error', routeKind: 'contacts.delta', path: target.id, status: 403, code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'contacts.delta',
+      path: target.id,
+      status: 403,
+      code: 'ErrorAccessDenied',
+      message: 'Access is denied. Check credentials and try again.',
+    });
     try {
       const failed = await incremental(a, false);
       expect(ofType(failed.changes, 'containerFailed')).toEqual([
         { type: 'containerFailed', container: target.id, path: target.path, issue: expect.objectContaining({ code: 'ErrorAccessDenied' }) },
       ]);
       expect(ofType(failed.changes, 'upsert')).toEqual([]);
-      expect(ofType(failed.changes, 'containerDone').map((c) => c.container)).toEqual(folderOrder(book(a)).filter((id) => id !== target.id));
+      expect(ofType(failed.changes, 'containerDone').map((c) => c.container)).toEqual(
+        folderOrder(book(a)).filter((id) => id !== target.id),
+      );
       expect(entryOf(cursors.get(a.id))).toEqual(old);
     } finally {
       emulator.faults.clear();
@@ -259,11 +289,14 @@ describe('contacts backup', () => {
     const listed = itemsIn(changes, target.id);
     expect(listed.length).toBeGreaterThan(0);
     expect(ofType(changes, 'upsert').length).toBe(listed.length);
-    for (const item of listed) expect({ path: item.path, version: item.version }).toEqual({ path: target.path, version: before.get(item.id)?.version });
+    for (const item of listed)
+      expect({ path: item.path, version: item.version }).toEqual({ path: target.path, version: before.get(item.id)?.version });
   });
 
   it('removes deleted folders, child folders included, with containerRemoved', async () => {
-    const counts = emulator.mutate({ add: 0, change: 0, move: 0, remove: 0, addFolders: 0, removeFolders: 1 }).filter((c) => c.service === 'contacts');
+    const counts = emulator
+      .mutate({ add: 0, change: 0, move: 0, remove: 0, addFolders: 0, removeFolders: 1 })
+      .filter((c) => c.service === 'contacts');
     for (const a of mailboxes()) {
       const previous = Object.keys((JSON.parse(cursors.get(a.id) as string) as { containers: object }).containers);
       const { changes } = await incremental(a);
@@ -279,10 +312,18 @@ describe('contacts backup', () => {
   it('fails the account when the folder tree cannot be listed, and keeps the cursor as it was', async () => {
     const a = mailboxes()[0] as Account;
     const before = cursors.get(a.id);
-    emulator.faults.add({ kind: 'error', routeKind: 'contacts.folders', status: 403, code: 'ErrorAccessDenied', message: 'Access is denied.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'contacts.folders',
+      status: 403,
+      code: 'ErrorAccessDenied',
+      message: 'Access is denied.',
+    });
     try {
       const { changes, cursor } = await drain(service, a, before);
-      expect(changes).toEqual([{ type: 'containerFailed', container: 'contactFolders', path: '', issue: expect.objectContaining({ code: 'ErrorAccessDenied' }) }]);
+      expect(changes).toEqual([
+        { type: 'containerFailed', container: 'contactFolders', path: '', issue: expect.objectContaining({ code: 'ErrorAccessDenied' }) },
+      ]);
       expect(cursor).toBe(before);
     } finally {
       emulator.faults.clear();
@@ -293,7 +334,14 @@ describe('contacts backup', () => {
     const unlicensed = accounts.find((a) => !a.licensed);
     expect(unlicensed).toBeDefined();
     const { changes } = await drain(service, unlicensed as Account);
-    expect(changes).toEqual([{ type: 'containerFailed', container: 'contactFolders', path: '', issue: expect.objectContaining({ code: 'MailboxNotEnabledForRESTAPI' }) }]);
+    expect(changes).toEqual([
+      {
+        type: 'containerFailed',
+        container: 'contactFolders',
+        path: '',
+        issue: expect.objectContaining({ code: 'MailboxNotEnabledForRESTAPI' }),
+      },
+    ]);
   });
 
   it('stops with AuthenticationFailed when the credentials are revoked', async () => {

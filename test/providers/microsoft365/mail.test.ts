@@ -44,7 +44,17 @@ const count = (changes: Change[], type: Change['type']): number => changes.filte
 
 beforeAll(async () => {
   ({ emulator, session } = await startWithSession({
-    tenant: { seed: 'mail-service', users: 3, sharedMailboxes: 1, unlicensedUsers: 1, groups: 0, sites: 0, teams: 0, mailFolders: 3, items: { mail: 60 } },
+    tenant: {
+      seed: 'mail-service',
+      users: 3,
+      sharedMailboxes: 1,
+      unlicensedUsers: 1,
+      groups: 0,
+      sites: 0,
+      teams: 0,
+      mailFolders: 3,
+      items: { mail: 60 },
+    },
   }));
   service = new MailService(session);
   accounts = (await discoverTenant(session, { sites: false, teams: false })).accounts.filter((a) => a.licensed);
@@ -90,7 +100,9 @@ describe('mail service', () => {
     const base = await drain(service, account);
     const model = applyChanges(new Map(), base.changes);
     const before = expected(account);
-    const counts = emulator.mutate({ seed: 'mail-incremental', add: 0.1, change: 0.05, move: 0.05, remove: 0.05, addFolders: 1, removeFolders: 0 }).find((c) => c.account === account.id && c.service === 'mail')!;
+    const counts = emulator
+      .mutate({ seed: 'mail-incremental', add: 0.1, change: 0.05, move: 0.05, remove: 0.05, addFolders: 1, removeFolders: 0 })
+      .find((c) => c.account === account.id && c.service === 'mail')!;
     expect(counts.added + counts.changed + counts.moved + counts.removed).toBeGreaterThan(0);
 
     const incremental = await drain(service, account, base.cursor);
@@ -137,7 +149,14 @@ describe('mail service', () => {
     const model = applyChanges(new Map(), base.changes);
     const inbox = exported(account).folders.find((f) => f.path === 'Inbox')!;
     emulator.mutate({ seed: 'mail-failing', add: 0.2, change: 0, move: 0, remove: 0, addFolders: 0, removeFolders: 0 });
-    const rule = emulator.faults.add({ kind: 'error', routeKind: 'mail.delta', path: pathPattern(inbox.id), status: 403, code: 'ErrorAccessDenied', message: 'Access is denied.' });
+    const rule = emulator.faults.add({
+      kind: 'error',
+      routeKind: 'mail.delta',
+      path: pathPattern(inbox.id),
+      status: 403,
+      code: 'ErrorAccessDenied',
+      message: 'Access is denied.',
+    });
     let failing;
     try {
       failing = await drain(service, account, base.cursor);
@@ -146,7 +165,12 @@ describe('mail service', () => {
       emulator.faults.clear();
     }
     expect(failing.changes.filter((c) => c.type === 'containerFailed')).toEqual([
-      { type: 'containerFailed', container: inbox.id, path: 'Inbox', issue: { source: 'graph', code: 'ErrorAccessDenied', message: 'Access is denied.' } },
+      {
+        type: 'containerFailed',
+        container: inbox.id,
+        path: 'Inbox',
+        issue: { source: 'graph', code: 'ErrorAccessDenied', message: 'Access is denied.' },
+      },
     ]);
     applyChanges(model, failing.changes);
     const cursor = JSON.parse(failing.cursor) as { containers: Record<string, { link: string }> };
@@ -160,10 +184,24 @@ describe('mail service', () => {
   it('fails the mailbox, not the run, when its folders cannot be listed, and keeps the previous cursor', async () => {
     const account = accounts[0]!;
     const base = await drain(service, account);
-    emulator.faults.add({ kind: 'error', routeKind: 'mail.folderDelta', path: account.id, status: 404, code: 'MailboxNotEnabledForRESTAPI', message: 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'mail.folderDelta',
+      path: account.id,
+      status: 404,
+      code: 'MailboxNotEnabledForRESTAPI',
+      message: 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.',
+    });
     try {
       const gone = await drain(service, account, base.cursor);
-      expect(gone.changes).toEqual([{ type: 'containerFailed', container: 'mailFolders', path: '', issue: expect.objectContaining({ code: 'MailboxNotEnabledForRESTAPI' }) }]);
+      expect(gone.changes).toEqual([
+        {
+          type: 'containerFailed',
+          container: 'mailFolders',
+          path: '',
+          issue: expect.objectContaining({ code: 'MailboxNotEnabledForRESTAPI' }),
+        },
+      ]);
       expect(gone.cursor).toBe(base.cursor);
     } finally {
       emulator.faults.clear();
@@ -171,7 +209,9 @@ describe('mail service', () => {
   });
 
   it('stops with AuthenticationFailed when the credentials are revoked', async () => {
-    const own = await startWithSession({ tenant: { seed: 'mail-revoked', users: 1, sharedMailboxes: 0, unlicensedUsers: 0, groups: 0, sites: 0, teams: 0, items: { mail: 5 } } });
+    const own = await startWithSession({
+      tenant: { seed: 'mail-revoked', users: 1, sharedMailboxes: 0, unlicensedUsers: 0, groups: 0, sites: 0, teams: 0, items: { mail: 5 } },
+    });
     try {
       const mail = new MailService(own.session);
       const [account] = (await discoverTenant(own.session, { sites: false, teams: false })).accounts;

@@ -14,7 +14,19 @@ import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
 import type { Drive, DriveItem, IdentitySet } from '../../emulators/microsoft/services/drive/model.ts';
 import { randomContent } from '../../emulators/microsoft/tenant/content.ts';
 import type { User } from '../../emulators/microsoft/tenant/directory.ts';
-import { applyChanges, contentOf, drain, driveHeld, graphRequests, kinds, removes, sha256, startWithSession, upserts, type DriveHeld } from './support.ts';
+import {
+  applyChanges,
+  contentOf,
+  drain,
+  driveHeld,
+  graphRequests,
+  kinds,
+  removes,
+  sha256,
+  startWithSession,
+  upserts,
+  type DriveHeld,
+} from './support.ts';
 
 /** An item as the snapshot would hold it after the changes are applied. */
 type Held = DriveHeld;
@@ -80,7 +92,14 @@ function expectedOf(drive: Drive): Map<string, Held> {
   for (const item of drive.items.values()) {
     if (item.parentId === undefined) continue;
     const full = drive.path(item);
-    out.set(item.id, { container: drive.id, path: full.slice(1, full.lastIndexOf('/')), name: item.name, version: versionOf(item), size: item.isFolder ? 0 : item.size, eTag: `"{${item.uid}},${item.version}"` });
+    out.set(item.id, {
+      container: drive.id,
+      path: full.slice(1, full.lastIndexOf('/')),
+      name: item.name,
+      version: versionOf(item),
+      size: item.isFolder ? 0 : item.size,
+      eTag: `"{${item.uid}},${item.version}"`,
+    });
   }
   return out;
 }
@@ -106,7 +125,12 @@ describe('onedrive service', () => {
     // One lookup of the user's drive, one delta page, one permissions request per item.
     expect(graphRequests(emulator)).toEqual({ 'drive.get': 1, 'drive.delta': 1, 'drive.permissions': expected.size });
 
-    const exported = new Map(((emulator.export()['drive'] as { driveId: string; items: { id: string; sha256?: string }[] }[]).find((d) => d.driveId === drive.id)?.items ?? []).map((i) => [i.id, i]));
+    const exported = new Map(
+      (
+        (emulator.export()['drive'] as { driveId: string; items: { id: string; sha256?: string }[] }[]).find((d) => d.driveId === drive.id)
+          ?.items ?? []
+      ).map((i) => [i.id, i]),
+    );
     emulator.resetStats();
     for (const item of items.values()) {
       const bytes = await contentOf(item);
@@ -115,14 +139,24 @@ describe('onedrive service', () => {
       expect(bytes.length).toBe(item.size);
     }
     // Downloads use the listing's pre-authenticated URLs: no Graph request at all.
-    expect(graphRequests(emulator)).toEqual({ 'drive.download': [...items.values()].filter((i) => i.metadata?.['kind'] === 'file').length });
+    expect(graphRequests(emulator)).toEqual({
+      'drive.download': [...items.values()].filter((i) => i.metadata?.['kind'] === 'file').length,
+    });
 
     // Permissions: what Graph says about each item, one flat label per grant.
     const owner = `owner:user:${alice.mail ?? alice.userPrincipalName}`;
     let links = 0;
     for (const item of items.values()) {
-      const granted = await session.all<{ roles: string[]; link?: { scope: string; type: string }; grantedToV2?: { user?: { email?: string } } }>(`/drives/${drive.id}/items/${item.id}/permissions`);
-      const labels = granted.map((p) => (p.link ? `${p.roles.join('+')}:link:${p.link.scope}:${p.link.type}` : `${p.roles.join('+')}:user:${p.grantedToV2?.user?.email}`)).sort();
+      const granted = await session.all<{
+        roles: string[];
+        link?: { scope: string; type: string };
+        grantedToV2?: { user?: { email?: string } };
+      }>(`/drives/${drive.id}/items/${item.id}/permissions`);
+      const labels = granted
+        .map((p) =>
+          p.link ? `${p.roles.join('+')}:link:${p.link.scope}:${p.link.type}` : `${p.roles.join('+')}:user:${p.grantedToV2?.user?.email}`,
+        )
+        .sort();
       expect(item.metadata?.['permissions']).toEqual(labels);
       expect(labels).toContain(owner);
       if (labels.includes('read:link:organization:view')) links++;
@@ -138,7 +172,9 @@ describe('onedrive service', () => {
   it('gives exactly what a mutation did: adds, content changes, moves and deletes of files and folders', async () => {
     const drive = driveOf(alice);
     const before = expectedOf(drive);
-    const counts = emulator.mutate({ add: 0.2, change: 0.1, move: 0.1, remove: 0.1, addFolders: 2, removeFolders: 0.3 }).find((c) => c.service === 'drive' && c.account === alice.id);
+    const counts = emulator
+      .mutate({ add: 0.2, change: 0.1, move: 0.1, remove: 0.1, addFolders: 2, removeFolders: 0.3 })
+      .find((c) => c.service === 'drive' && c.account === alice.id);
     if (!counts) throw new Error('no mutation counts for the drive');
     expect(counts.added * counts.changed * counts.moved * counts.removed * counts.foldersRemoved).toBeGreaterThan(0);
     const after = expectedOf(drive);
@@ -153,7 +189,9 @@ describe('onedrive service', () => {
     expect(touched).toHaveLength(counts.added + counts.changed + counts.moved + counts.foldersAdded);
     for (const [id, item] of items) expect(driveHeld(item)).toEqual(after.get(id));
     // Moved files keep their version: the engine reuses the stored content.
-    const moved = [...items.values()].filter((i) => before.has(i.id) && `${before.get(i.id)?.path}/${before.get(i.id)?.name}` !== `${i.path}/${i.name}`);
+    const moved = [...items.values()].filter(
+      (i) => before.has(i.id) && `${before.get(i.id)?.path}/${before.get(i.id)?.name}` !== `${i.path}/${i.name}`,
+    );
     expect(moved).toHaveLength(counts.moved);
     for (const item of moved) expect(item.version).toBe(before.get(item.id)?.version);
     const gone = [...before.keys()].filter((id) => !after.has(id)).sort();
@@ -189,7 +227,13 @@ describe('onedrive service', () => {
     emulator.resetStats();
     const run = await drain(service, accountOf(alice), added.cursor);
     const items = upserts(run.changes);
-    expect([...items.values()].map((i) => `${i.path}/${i.name}`).sort()).toEqual(['/Quarterly reports', 'Quarterly reports/Q1', 'Quarterly reports/Q1/february.csv', 'Quarterly reports/Q1/january.csv', 'Quarterly reports/summary.txt']);
+    expect([...items.values()].map((i) => `${i.path}/${i.name}`).sort()).toEqual([
+      '/Quarterly reports',
+      'Quarterly reports/Q1',
+      'Quarterly reports/Q1/february.csv',
+      'Quarterly reports/Q1/january.csv',
+      'Quarterly reports/summary.txt',
+    ]);
     expect(run.changes.filter((c) => c.type === 'upsert')).toHaveLength(5);
     for (const item of items.values()) {
       expect(driveHeld(item)).toEqual(after.get(item.id));
@@ -223,7 +267,13 @@ describe('onedrive service', () => {
 
   it('streams a large file byte-exact', async () => {
     const drive = driveOf(alice);
-    const big = drive.addFile(drive.root, 'Recording.mp4', randomContent('large recording', 24 * 1024 * 1024 + 17), by, '2024-05-01T00:00:00Z');
+    const big = drive.addFile(
+      drive.root,
+      'Recording.mp4',
+      randomContent('large recording', 24 * 1024 * 1024 + 17),
+      by,
+      '2024-05-01T00:00:00Z',
+    );
     const { cursor, held } = state.get(alice.id) as { cursor: string; held: Map<string, Held> };
     const run = await drain(service, accountOf(alice), cursor);
     const item = upserts(run.changes).get(big.id) as SourceItem;
@@ -294,10 +344,24 @@ describe('onedrive service', () => {
     const { cursor, held } = state.get(alice.id) as { cursor: string; held: Map<string, Held> };
     const counts = emulator.mutate({ add: 0.1, change: 0.1, move: 0.1, remove: 0.1, addFolders: 1, removeFolders: 0 });
     expect(counts.find((c) => c.service === 'drive' && c.account === alice.id)?.added).toBeGreaterThan(0);
-    emulator.faults.add({ kind: 'error', routeKind: 'drive.delta', path: drive.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), status: 403, code: 'accessDenied', message: 'Access denied' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'drive.delta',
+      path: drive.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      status: 403,
+      code: 'accessDenied',
+      message: 'Access denied',
+    });
     try {
       const failed = await drain(service, accountOf(alice), cursor);
-      expect(failed.changes).toEqual([{ type: 'containerFailed', container: drive.id, path: 'OneDrive', issue: expect.objectContaining({ source: 'graph', code: 'accessDenied' }) }]);
+      expect(failed.changes).toEqual([
+        {
+          type: 'containerFailed',
+          container: drive.id,
+          path: 'OneDrive',
+          issue: expect.objectContaining({ source: 'graph', code: 'accessDenied' }),
+        },
+      ]);
       expect(JSON.parse(failed.cursor)).toEqual(JSON.parse(cursor));
       // The other user's drive is read as usual meanwhile.
       const bobState = state.get(bob.id) as { cursor: string; held: Map<string, Held> };

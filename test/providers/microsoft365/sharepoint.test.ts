@@ -14,7 +14,21 @@ import { SourceError } from '../../../src/providers/provider.ts';
 import type { MicrosoftEmulator } from '../../emulators/microsoft/index.ts';
 import type { Site } from '../../emulators/microsoft/services/drive/index.ts';
 import type { Drive, DriveItem } from '../../emulators/microsoft/services/drive/model.ts';
-import { applyChanges, authFor, contentOf, drain, driveHeld, FAST_RETRY, graphRequests, kinds, removes, sha256, startWithSession, upserts, type DriveHeld } from './support.ts';
+import {
+  applyChanges,
+  authFor,
+  contentOf,
+  drain,
+  driveHeld,
+  FAST_RETRY,
+  graphRequests,
+  kinds,
+  removes,
+  sha256,
+  startWithSession,
+  upserts,
+  type DriveHeld,
+} from './support.ts';
 
 type Held = DriveHeld;
 
@@ -87,7 +101,14 @@ function expectedOf(drive: Drive, prefix: string): Map<string, Held> {
     if (item.parentId === undefined) continue;
     const full = drive.path(item);
     const path = [prefix, full.slice(1, full.lastIndexOf('/'))].filter(Boolean).join('/');
-    out.set(item.id, { container: drive.id, path, name: item.name, version: versionOf(item), size: item.isFolder ? 0 : item.size, eTag: `"{${item.uid}},${item.version}"` });
+    out.set(item.id, {
+      container: drive.id,
+      path,
+      name: item.name,
+      version: versionOf(item),
+      size: item.isFolder ? 0 : item.size,
+      eTag: `"{${item.uid}},${item.version}"`,
+    });
   }
   return out;
 }
@@ -144,20 +165,27 @@ describe('sharepoint service', () => {
   it('gives exactly what a mutation did', async () => {
     const drive = teamA.drive;
     const before = expectedOf(drive, 'Documents');
-    const counts = emulator.mutate({ add: 0.2, change: 0.1, move: 0.1, remove: 0.1, addFolders: 2, removeFolders: 0.3 }).find((c) => c.service === 'drive' && c.account === teamA.id);
+    const counts = emulator
+      .mutate({ add: 0.2, change: 0.1, move: 0.1, remove: 0.1, addFolders: 2, removeFolders: 0.3 })
+      .find((c) => c.service === 'drive' && c.account === teamA.id);
     if (!counts) throw new Error('no mutation counts for the library');
     expect(counts.added * counts.changed * counts.moved * counts.removed).toBeGreaterThan(0);
     const after = expectedOf(drive, 'Documents');
     const { cursor, held } = state.get(teamA.id) as { cursor: string; held: Map<string, Held> };
     const run = await drain(service, accountOf(teamA), cursor);
     expect(kinds(run.changes)).toEqual([`containerDone:${drive.id}`]);
-    const touched = [...after].filter(([id, h]) => before.get(id)?.eTag !== h.eTag).map(([id]) => id).sort();
+    const touched = [...after]
+      .filter(([id, h]) => before.get(id)?.eTag !== h.eTag)
+      .map(([id]) => id)
+      .sort();
     const items = upserts(run.changes);
     expect([...items.keys()].sort()).toEqual(touched);
     expect(run.changes.filter((c) => c.type === 'upsert')).toHaveLength(touched.length);
     expect(touched).toHaveLength(counts.added + counts.changed + counts.moved + counts.foldersAdded);
     for (const [id, item] of items) expect(driveHeld(item)).toEqual(after.get(id));
-    const moved = [...items.values()].filter((i) => before.has(i.id) && `${before.get(i.id)?.path}/${before.get(i.id)?.name}` !== `${i.path}/${i.name}`);
+    const moved = [...items.values()].filter(
+      (i) => before.has(i.id) && `${before.get(i.id)?.path}/${before.get(i.id)?.name}` !== `${i.path}/${i.name}`,
+    );
     expect(moved).toHaveLength(counts.moved);
     for (const item of moved) expect(item.version).toBe(before.get(item.id)?.version);
     const gone = [...before.keys()].filter((id) => !after.has(id)).sort();
@@ -202,7 +230,9 @@ describe('sharepoint service', () => {
     emulator.faults.add({ kind: 'error', routeKind: 'drive.list', status: 403, code: 'accessDenied', message: 'Access denied' });
     try {
       const run = await drain(service, accountOf(teamA), cursor);
-      expect(run.changes).toEqual([{ type: 'containerFailed', container: teamA.drive.id, path: 'Documents', issue: expect.objectContaining({ code: 'accessDenied' }) }]);
+      expect(run.changes).toEqual([
+        { type: 'containerFailed', container: teamA.drive.id, path: 'Documents', issue: expect.objectContaining({ code: 'accessDenied' }) },
+      ]);
       expect(JSON.parse(run.cursor)).toEqual(JSON.parse(cursor));
     } finally {
       emulator.faults.clear();
@@ -250,13 +280,29 @@ describe('sharepoint service', () => {
     it('reports a failing library as containerFailed while the other advances, and catches up later', async () => {
       const counts = emulator.mutate({ add: 0.2, change: 0.1, move: 0.1, remove: 0.1, addFolders: 1, removeFolders: 0 });
       expect(counts.find((c) => c.service === 'drive' && c.account === rootSite.id)?.added).toBeGreaterThan(0);
-      emulator.faults.add({ kind: 'error', routeKind: 'drive.delta', path: escaped(archive().id), status: 403, code: 'accessDenied', message: 'Access denied' });
+      emulator.faults.add({
+        kind: 'error',
+        routeKind: 'drive.delta',
+        path: escaped(archive().id),
+        status: 403,
+        code: 'accessDenied',
+        message: 'Access denied',
+      });
       let failedCursor: string;
       try {
         const run = await drain(twoLibraries, accountOf(teamB), cursor);
         expect(kinds(run.changes)).toEqual([`containerDone:${documents().id}`, `containerFailed:${archive().id}`]);
-        expect(run.changes.find((c) => c.type === 'containerFailed')).toEqual({ type: 'containerFailed', container: archive().id, path: 'Archive', issue: expect.objectContaining({ source: 'graph', code: 'accessDenied' }) });
-        expect(run.changes.filter((c) => c.type === 'upsert' || c.type === 'remove').every((c) => (c.type === 'upsert' ? c.item.container : c.container) === documents().id)).toBe(true);
+        expect(run.changes.find((c) => c.type === 'containerFailed')).toEqual({
+          type: 'containerFailed',
+          container: archive().id,
+          path: 'Archive',
+          issue: expect.objectContaining({ source: 'graph', code: 'accessDenied' }),
+        });
+        expect(
+          run.changes
+            .filter((c) => c.type === 'upsert' || c.type === 'remove')
+            .every((c) => (c.type === 'upsert' ? c.item.container : c.container) === documents().id),
+        ).toBe(true);
         applyChanges(held, run.changes, driveHeld);
         // Documents is up to date; Archive is as it was.
         expect(new Map([...held].filter(([, h]) => h.container === documents().id))).toEqual(expectedOf(documents(), 'Documents'));
@@ -270,7 +316,9 @@ describe('sharepoint service', () => {
       }
       const next = await drain(twoLibraries, accountOf(teamB), failedCursor);
       expect(kinds(next.changes)).toEqual([`containerDone:${documents().id}`, `containerDone:${archive().id}`]);
-      expect(next.changes.filter((c) => c.type === 'upsert').every((c) => c.type === 'upsert' && c.item.container === archive().id)).toBe(true);
+      expect(next.changes.filter((c) => c.type === 'upsert').every((c) => c.type === 'upsert' && c.item.container === archive().id)).toBe(
+        true,
+      );
       applyChanges(held, next.changes, driveHeld);
       expect(held).toEqual(union(expectedOf(documents(), 'Documents'), expectedOf(archive(), 'Archive')));
       cursor = next.cursor;

@@ -20,13 +20,21 @@ export function sessionFor(emulator: MicrosoftEmulator, options: GraphSessionOpt
   return new GraphSession(authFor(emulator), { retry: FAST_RETRY, ...options });
 }
 
-export async function startWithSession(options: MicrosoftEmulatorOptions = {}, session: GraphSessionOptions = {}): Promise<{ emulator: MicrosoftEmulator; session: GraphSession }> {
+export async function startWithSession(
+  options: MicrosoftEmulatorOptions = {},
+  session: GraphSessionOptions = {},
+): Promise<{ emulator: MicrosoftEmulator; session: GraphSession }> {
   const emulator = await startEmulator(options);
   return { emulator, session: sessionFor(emulator, session) };
 }
 
 /** Every change a service gives for an account from `cursor`, and the cursor for the next run. */
-export async function drain(service: BackupService, account: Account, cursor?: string, previousVersions: ReadonlyMap<string, string> = new Map()): Promise<{ changes: Change[]; cursor: string }> {
+export async function drain(
+  service: BackupService,
+  account: Account,
+  cursor?: string,
+  previousVersions: ReadonlyMap<string, string> = new Map(),
+): Promise<{ changes: Change[]; cursor: string }> {
   const run = service.changes(account, cursor, { previousVersion: (id) => previousVersions.get(id) });
   const changes: Change[] = [];
   for await (const change of run.changes) changes.push(change);
@@ -68,7 +76,14 @@ export interface DriveHeld extends HeldItem {
 }
 
 export function driveHeld(item: SourceItem): DriveHeld {
-  return { container: item.container, path: item.path, name: item.name, version: item.version, size: item.size, eTag: item.metadata?.['eTag'] as string };
+  return {
+    container: item.container,
+    path: item.path,
+    name: item.name,
+    version: item.version,
+    size: item.size,
+    eTag: item.metadata?.['eTag'] as string,
+  };
 }
 
 /**
@@ -78,8 +93,16 @@ export function driveHeld(item: SourceItem): DriveHeld {
  */
 export function applyChanges(held: Map<string, HeldItem>, changes: readonly Change[]): Map<string, HeldItem>;
 /** The same, holding what `toHeld` takes of each upserted item. */
-export function applyChanges<H extends { container: string }>(held: Map<string, H>, changes: readonly Change[], toHeld: (item: SourceItem) => H): Map<string, H>;
-export function applyChanges(held: Map<string, { container: string }>, changes: readonly Change[], toHeld: (item: SourceItem) => { container: string } = heldItem): Map<string, { container: string }> {
+export function applyChanges<H extends { container: string }>(
+  held: Map<string, H>,
+  changes: readonly Change[],
+  toHeld: (item: SourceItem) => H,
+): Map<string, H>;
+export function applyChanges(
+  held: Map<string, { container: string }>,
+  changes: readonly Change[],
+  toHeld: (item: SourceItem) => { container: string } = heldItem,
+): Map<string, { container: string }> {
   const resyncing = new Map<string, Set<string>>();
   for (const c of changes) {
     if (c.type === 'upsert') {
@@ -105,8 +128,15 @@ export function ofType<T extends Change['type']>(changes: readonly Change[], typ
 }
 
 /** Held items as a comparable list: id, version, container and path, sorted by id. */
-export function heldList(items: ReadonlyMap<string, Pick<HeldItem, 'version' | 'container' | 'path'>>): [string, Pick<HeldItem, 'version' | 'container' | 'path'>][] {
-  return [...items].map(([id, e]): [string, Pick<HeldItem, 'version' | 'container' | 'path'>] => [id, { version: e.version, container: e.container, path: e.path }]).sort(([x], [y]) => x.localeCompare(y));
+export function heldList(
+  items: ReadonlyMap<string, Pick<HeldItem, 'version' | 'container' | 'path'>>,
+): [string, Pick<HeldItem, 'version' | 'container' | 'path'>][] {
+  return [...items]
+    .map(([id, e]): [string, Pick<HeldItem, 'version' | 'container' | 'path'>] => [
+      id,
+      { version: e.version, container: e.container, path: e.path },
+    ])
+    .sort(([x], [y]) => x.localeCompare(y));
 }
 
 /** Graph requests (token requests left out) since the emulator's last resetStats(). */

@@ -87,11 +87,15 @@ function conversations(): Map<string, Conversation> {
 
 /** Item ids of deleted roots, for telling removes apart from never-seen messages. */
 function deletedRoots(): Set<string> {
-  return new Set(channels().flatMap((c) => c.messages.filter((m) => m.replyToId === null && m.deletedDateTime !== null).map((m) => `${c.id}/${m.id}`)));
+  return new Set(
+    channels().flatMap((c) => c.messages.filter((m) => m.replyToId === null && m.deletedDateTime !== null).map((m) => `${c.id}/${m.id}`)),
+  );
 }
 
 function removedIds(changes: readonly Change[]): string[] {
-  return ofType(changes, 'remove').map((c) => c.id).sort();
+  return ofType(changes, 'remove')
+    .map((c) => c.id)
+    .sort();
 }
 
 /** Applies a drain to what the backup holds, as the engine would (versions only). */
@@ -120,7 +124,12 @@ async function expectConversation(item: SourceItem, expected: Conversation): Pro
   expect(item.path).toBe(expected.channel.displayName);
   expect(item.version.startsWith(`${root.etag}.`)).toBe(true);
   expect(item.created).toBe(root.createdDateTime);
-  expect(item.modified).toBe([root, ...replies].map((m) => m.lastModifiedDateTime).sort().at(-1));
+  expect(item.modified).toBe(
+    [root, ...replies]
+      .map((m) => m.lastModifiedDateTime)
+      .sort()
+      .at(-1),
+  );
   expect(item.sender).toBe(emulator.directory.users.get(root.from)?.displayName);
   const bytes = await contentOf(item);
   expect(item.size).toBe(bytes.length);
@@ -143,7 +152,11 @@ async function expectConversation(item: SourceItem, expected: Conversation): Pro
 }
 
 /** The changes are exactly the conversations whose root etag moved (or that are new), and the roots deleted since `before`. */
-async function expectDiff(changes: readonly Change[], before: Map<string, Conversation>, channelInScope: (id: string) => boolean = () => true): Promise<void> {
+async function expectDiff(
+  changes: readonly Change[],
+  before: Map<string, Conversation>,
+  channelInScope: (id: string) => boolean = () => true,
+): Promise<void> {
   const now = conversations();
   const inScope = (c: Conversation): boolean => channelInScope(c.channel.id);
   const changed = [...now.values()].filter((c) => inScope(c) && before.get(key(c))?.root.etag !== c.root.etag);
@@ -166,7 +179,13 @@ async function expectDiff(changes: readonly Change[], before: Map<string, Conver
 beforeAll(async () => {
   ({ emulator, session } = await startWithSession({
     tenant: {
-      users: 3, unlicensedUsers: 0, sharedMailboxes: 0, groups: 1, sites: 0, teams: 1, mailFolders: 0,
+      users: 3,
+      unlicensedUsers: 0,
+      sharedMailboxes: 0,
+      groups: 1,
+      sites: 0,
+      teams: 1,
+      mailFolders: 0,
       // More than one delta page (50) per channel.
       items: { mail: 0, events: 0, contacts: 0, files: 0, siteFiles: 0, channelMessages: 52 },
     },
@@ -235,7 +254,9 @@ describe('Teams service', () => {
 
   it('backs up a new reply on an old conversation incrementally', async () => {
     const general = channel('General');
-    const oldest = [...conversations().values()].filter((c) => c.channel.id === general.id).sort((a, b) => Number(a.root.id) - Number(b.root.id))[0] as Conversation;
+    const oldest = [...conversations().values()]
+      .filter((c) => c.channel.id === general.id)
+      .sort((a, b) => Number(a.root.id) - Number(b.root.id))[0] as Conversation;
     const path = `/teams/${team.id}/channels/${encodeURIComponent(general.id)}/messages/${oldest.root.id}/replies`;
     const posted = await poster.post<{ id: string }>(path, { body: { contentType: 'text', content: 'A late answer to an old thread.' } });
     emulator.resetStats();
@@ -294,13 +315,29 @@ describe('Teams service', () => {
     emulator.mutate({ add: 0.1, change: 0.1, remove: 0.05, move: 0 });
     // Channel ids are `19:<hex>@thread.tacv2`; the hex alone singles the channel out.
     const hex = /^19:([0-9a-f]+)@/.exec(failing.id)?.[1] as string;
-    emulator.faults.add({ kind: 'error', routeKind: 'teams.delta', path: hex, status: 403, code: 'Forbidden', message: 'Access to this channel is denied.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'teams.delta',
+      path: hex,
+      status: 403,
+      code: 'Forbidden',
+      message: 'Access to this channel is denied.',
+    });
     try {
       const { changes, cursor: next } = await drain(service, team, cursor, versions);
       expect(ofType(changes, 'containerFailed')).toEqual([
-        { type: 'containerFailed', container: failing.id, path: failing.displayName, issue: expect.objectContaining({ code: 'Forbidden' }) as unknown },
+        {
+          type: 'containerFailed',
+          container: failing.id,
+          path: failing.displayName,
+          issue: expect.objectContaining({ code: 'Forbidden' }) as unknown,
+        },
       ]);
-      expect(ofType(changes, 'containerDone').map((c) => c.container)).toEqual(channels().slice(1).map((c) => c.id));
+      expect(ofType(changes, 'containerDone').map((c) => c.container)).toEqual(
+        channels()
+          .slice(1)
+          .map((c) => c.id),
+      );
       await expectDiff(changes, before, (id) => id !== failing.id);
       expect(cursorLinks(next)[failing.id]).toBe(cursorLinks(cursor)[failing.id]);
       backup(changes, next);
@@ -346,10 +383,23 @@ describe('Teams service', () => {
   });
 
   it('keeps everything when the channel list fails', async () => {
-    emulator.faults.add({ kind: 'error', routeKind: 'teams.channels', status: 403, code: 'Forbidden', message: 'Missing role permissions.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'teams.channels',
+      status: 403,
+      code: 'Forbidden',
+      message: 'Missing role permissions.',
+    });
     try {
       const { changes, cursor: next } = await drain(service, team, cursor, versions);
-      expect(changes).toEqual([{ type: 'containerFailed', container: team.id, path: team.displayName, issue: expect.objectContaining({ code: 'Forbidden' }) as unknown }]);
+      expect(changes).toEqual([
+        {
+          type: 'containerFailed',
+          container: team.id,
+          path: team.displayName,
+          issue: expect.objectContaining({ code: 'Forbidden' }) as unknown,
+        },
+      ]);
       expect(cursorLinks(next)).toEqual(cursorLinks(cursor));
     } finally {
       emulator.faults.clear();
@@ -358,7 +408,10 @@ describe('Teams service', () => {
 
   it('stops with AuthenticationFailed once the credentials are revoked', async () => {
     emulator.revokeCredentials();
-    const failure = await drain(service, team, cursor, versions).then(() => undefined, (error: unknown) => error);
+    const failure = await drain(service, team, cursor, versions).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(SourceError);
     expect((failure as SourceError).fatalReason).toBe('AuthenticationFailed');
   });

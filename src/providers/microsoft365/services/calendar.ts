@@ -149,7 +149,8 @@ export function readCalendarCursor(cursor: string | undefined): CalendarCursor {
   try {
     const stored = (cursor === undefined ? {} : JSON.parse(cursor)) as { calendars?: Record<string, Partial<CalendarNotes>> };
     for (const [id, n] of Object.entries(stored.calendars ?? {})) {
-      if (n && typeof n.opened === 'string' && Array.isArray(n.series)) notes.set(id, { opened: n.opened, series: n.series.filter((s): s is string => typeof s === 'string') });
+      if (n && typeof n.opened === 'string' && Array.isArray(n.series))
+        notes.set(id, { opened: n.opened, series: n.series.filter((s): s is string => typeof s === 'string') });
     }
   } catch {
     // unreadable: no notes, so every calendar is listed again
@@ -244,7 +245,14 @@ export class CalendarService implements BackupService {
     return {
       changes: this.stream(encodeURIComponent(account.id), readCalendarCursor(cursor), utcDay(this.now()), outcome),
       // Until the calendars could be listed, the previous cursor stands.
-      cursor: (held) => holdBack(outcome.next ? writeCalendarCursor(outcome.next.containers, outcome.next.notes) : (cursor ?? writeCalendarCursor(new Map(), new Map())), cursor, held),
+      cursor: (held) =>
+        holdBack(
+          outcome.next
+            ? writeCalendarCursor(outcome.next.containers, outcome.next.notes)
+            : (cursor ?? writeCalendarCursor(new Map(), new Map())),
+          cursor,
+          held,
+        ),
     };
   }
 
@@ -262,7 +270,12 @@ export class CalendarService implements BackupService {
     const next: CalendarState = { containers: new Map(), notes: new Map() };
     yield* removedContainers(previous.containers, new Set(calendars.map((c) => c.id)));
     for (const calendar of calendars) {
-      const ref: CalendarRef = { id: calendar.id, path: calendarPath(calendar), user, url: `/users/${user}/calendars/${encodeURIComponent(calendar.id)}` };
+      const ref: CalendarRef = {
+        id: calendar.id,
+        path: calendarPath(calendar),
+        user,
+        url: `/users/${user}/calendars/${encodeURIComponent(calendar.id)}`,
+      };
       const after = yield* this.calendarRound(ref, previous, today);
       if (after) {
         next.containers.set(calendar.id, after.state);
@@ -273,14 +286,19 @@ export class CalendarService implements BackupService {
   }
 
   /** One calendar's round; returns what the cursor keeps for it (nothing when it is gone). */
-  private async *calendarRound(calendar: CalendarRef, previous: CalendarCursor, today: Date): AsyncGenerator<Change, { state: ContainerState; notes: CalendarNotes } | undefined> {
+  private async *calendarRound(
+    calendar: CalendarRef,
+    previous: CalendarCursor,
+    today: Date,
+  ): AsyncGenerator<Change, { state: ContainerState; notes: CalendarNotes } | undefined> {
     const before = previous.containers.get(calendar.id);
     const notes = previous.notes.get(calendar.id);
     const kept = before && notes ? { state: before, notes } : undefined;
     // An unreadable opening day counts as stale too.
     const stale = before !== undefined && !(notes && today.getTime() - Date.parse(notes.opened) < REOPEN_AFTER_DAYS * DAY_MS);
     const resume = stale ? undefined : before;
-    if (stale && previous.known) yield { type: 'resync', container: calendar.id, reason: notes ? 'CalendarWindowMoved' : 'CalendarWindowUnknown' };
+    if (stale && previous.known)
+      yield { type: 'resync', container: calendar.id, reason: notes ? 'CalendarWindowMoved' : 'CalendarWindowUnknown' };
     const ledger = new SeriesLedger(resume ? notes?.series : undefined);
     const window = calendarWindow(today);
     const round = containerRound<GraphEvent>(
@@ -299,7 +317,10 @@ export class CalendarService implements BackupService {
       const step = await round.next();
       if (step.done) {
         if (!step.value) return undefined;
-        return { state: step.value, notes: { opened: ledger.full ? today.toISOString() : (notes?.opened ?? today.toISOString()), series: ledger.series() } };
+        return {
+          state: step.value,
+          notes: { opened: ledger.full ? today.toISOString() : (notes?.opened ?? today.toISOString()), series: ledger.series() },
+        };
       }
       const change = step.value;
       if (change.type === 'resync') ledger.restart();
@@ -349,7 +370,9 @@ export class CalendarService implements BackupService {
 
   /** One delta page as changes, with the masters of the series it names read first. */
   private async pageChanges(calendar: CalendarRef, entries: GraphEvent[], ledger: SeriesLedger): Promise<Change[]> {
-    const wanted = [...new Set(entries.filter((e) => !e['@removed'] && e.seriesMasterId).map((e) => e.seriesMasterId as string))].filter((id) => !ledger.read.has(id));
+    const wanted = [...new Set(entries.filter((e) => !e['@removed'] && e.seriesMasterId).map((e) => e.seriesMasterId as string))].filter(
+      (id) => !ledger.read.has(id),
+    );
     const masters = await mapLimit(wanted, MASTER_CONCURRENCY, (id) => this.master(calendar.user, id));
     wanted.forEach((id, i) => ledger.read.set(id, masters[i] as GraphEvent | 'gone'));
     const fresh = new Set(wanted);
@@ -366,7 +389,11 @@ export class CalendarService implements BackupService {
         const master = ledger.read.get(masterId) as GraphEvent | 'gone';
         if (fresh.delete(masterId)) {
           // The master comes right before the first of its instances in the round.
-          out.push(master === 'gone' ? { type: 'remove', id: masterId, container: calendar.id } : { type: 'upsert', item: this.item(calendar, master) });
+          out.push(
+            master === 'gone'
+              ? { type: 'remove', id: masterId, container: calendar.id }
+              : { type: 'upsert', item: this.item(calendar, master) },
+          );
         }
         if (master === 'gone') {
           // Deleted since the delta page was served: its instances go too.

@@ -54,12 +54,43 @@ export interface ContactsServiceOptions {
 
 /** Every property of a contact that a restore writes back, and what identifies its version. */
 const CONTACT_SELECT = [
-  'changeKey', 'createdDateTime', 'lastModifiedDateTime', 'parentFolderId', 'categories',
-  'displayName', 'givenName', 'middleName', 'surname', 'initials', 'nickName', 'title', 'generation', 'fileAs',
-  'yomiGivenName', 'yomiSurname', 'yomiCompanyName',
-  'emailAddresses', 'imAddresses', 'businessPhones', 'homePhones', 'mobilePhone',
-  'companyName', 'jobTitle', 'department', 'officeLocation', 'profession', 'businessHomePage', 'assistantName', 'manager',
-  'spouseName', 'children', 'birthday', 'personalNotes', 'homeAddress', 'businessAddress', 'otherAddress',
+  'changeKey',
+  'createdDateTime',
+  'lastModifiedDateTime',
+  'parentFolderId',
+  'categories',
+  'displayName',
+  'givenName',
+  'middleName',
+  'surname',
+  'initials',
+  'nickName',
+  'title',
+  'generation',
+  'fileAs',
+  'yomiGivenName',
+  'yomiSurname',
+  'yomiCompanyName',
+  'emailAddresses',
+  'imAddresses',
+  'businessPhones',
+  'homePhones',
+  'mobilePhone',
+  'companyName',
+  'jobTitle',
+  'department',
+  'officeLocation',
+  'profession',
+  'businessHomePage',
+  'assistantName',
+  'manager',
+  'spouseName',
+  'children',
+  'birthday',
+  'personalNotes',
+  'homeAddress',
+  'businessAddress',
+  'otherAddress',
 ].join(',');
 const FOLDER_SELECT = 'id,displayName,parentFolderId';
 /** Contacts are small: large pages, few requests for a base backup. */
@@ -96,7 +127,11 @@ export class ContactsService implements BackupService {
   }
 
   /** The account's changes; `outcome.next` is set once every folder had its round. */
-  private async *stream(user: string, previous: ReturnType<typeof readCursor>, outcome: { next?: Map<string, ContainerState> }): AsyncGenerator<Change> {
+  private async *stream(
+    user: string,
+    previous: ReturnType<typeof readCursor>,
+    outcome: { next?: Map<string, ContainerState> },
+  ): AsyncGenerator<Change> {
     let folders: ContactFolderRef[];
     try {
       folders = await this.folders(user);
@@ -117,7 +152,10 @@ export class ContactsService implements BackupService {
           path: folder.path,
           firstUrl: `/users/${user}/contactFolders/${encodeURIComponent(folder.id)}/contacts/delta?$select=${CONTACT_SELECT}`,
           headers: { Prefer: `odata.maxpagesize=${this.pageSize}` },
-          changes: (entries) => entries.map((c): Change => (c['@removed'] ? { type: 'remove', id: c.id, container: folder.id } : { type: 'upsert', item: contactItem(folder, c) })),
+          changes: (entries) =>
+            entries.map((c): Change =>
+              c['@removed'] ? { type: 'remove', id: c.id, container: folder.id } : { type: 'upsert', item: contactItem(folder, c) },
+            ),
         },
         previous.containers.get(folder.id),
         previous.known,

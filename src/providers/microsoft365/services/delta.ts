@@ -40,7 +40,8 @@ export function readCursor(cursor: string | undefined): { known: boolean; contai
     if (parsed.v === 1 && parsed.containers && typeof parsed.containers === 'object') {
       const containers = new Map<string, ContainerState>();
       for (const [id, state] of Object.entries(parsed.containers)) {
-        if (state && typeof state.link === 'string' && typeof state.path === 'string') containers.set(id, { link: state.link, path: state.path });
+        if (state && typeof state.link === 'string' && typeof state.path === 'string')
+          containers.set(id, { link: state.link, path: state.path });
       }
       return { known: true, containers };
     }
@@ -72,7 +73,12 @@ export interface ContainerRound<T> {
  * `containerDone`, `containerFailed` or `containerRemoved`. Returns the state for the next cursor
  * (the old one when the container failed, none when it is gone).
  */
-export async function* containerRound<T>(session: GraphSession, round: ContainerRound<T>, previous: ContainerState | undefined, snapshotKnown: boolean): AsyncGenerator<Change, ContainerState | undefined> {
+export async function* containerRound<T>(
+  session: GraphSession,
+  round: ContainerRound<T>,
+  previous: ContainerState | undefined,
+  snapshotKnown: boolean,
+): AsyncGenerator<Change, ContainerState | undefined> {
   // A moved or renamed container: its items need their new path, so it is listed again.
   let link = previous && previous.path === round.path ? previous.link : undefined;
   if (!link && snapshotKnown) yield { type: 'resync', container: round.container, reason: previous ? 'ContainerMoved' : 'NoDeltaLink' };
@@ -84,7 +90,11 @@ export async function* containerRound<T>(session: GraphSession, round: Container
         deltaLink = page['@odata.deltaLink'] ?? deltaLink;
       }
       if (!deltaLink) {
-        throw new SourceError({ source: 'graph', code: 'MissingDeltaLink', message: `the delta round of ${round.path || round.container} ended without an @odata.deltaLink` });
+        throw new SourceError({
+          source: 'graph',
+          code: 'MissingDeltaLink',
+          message: `the delta round of ${round.path || round.container} ended without an @odata.deltaLink`,
+        });
       }
       yield { type: 'containerDone', container: round.container };
       return { link: deltaLink, path: round.path };

@@ -94,7 +94,8 @@ export interface DriveTarget {
   label: string;
 }
 
-const SELECT = 'id,name,size,eTag,cTag,createdDateTime,lastModifiedDateTime,webUrl,parentReference,file,folder,package,root,deleted,createdBy,lastModifiedBy,@microsoft.graph.downloadUrl';
+const SELECT =
+  'id,name,size,eTag,cTag,createdDateTime,lastModifiedDateTime,webUrl,parentReference,file,folder,package,root,deleted,createdBy,lastModifiedBy,@microsoft.graph.downloadUrl';
 /** The largest page Graph (and the emulator) serves for delta and children; sharing changes and lost access reported. */
 const DELTA_HEADERS = { Prefer: 'odata.maxpagesize=999, deltashowremovedasdeleted, deltashowsharingchanges' };
 const LIST_HEADERS = { Prefer: 'odata.maxpagesize=999' };
@@ -112,7 +113,8 @@ export class FolderTree {
     const tree = new FolderTree();
     if (!state) return tree;
     tree.root = state.root;
-    const parentOf = (parent: number): string | undefined => (parent === ROOT_PARENT ? state.root : parent >= 0 ? state.folders[parent]?.[0] : undefined);
+    const parentOf = (parent: number): string | undefined =>
+      parent === ROOT_PARENT ? state.root : parent >= 0 ? state.folders[parent]?.[0] : undefined;
     for (const [id, parent, name] of state.folders) tree.folders.set(id, { parent: parentOf(parent), name });
     return tree;
   }
@@ -123,7 +125,12 @@ export class FolderTree {
     entries.forEach(([id], i) => index.set(id, i));
     // The root's children keep the root as their parent: a folder that comes again unchanged in a
     // later round must compare equal, or it would count as moved and be listed again.
-    const parentIndex = (parent: string | undefined): number => (parent !== undefined && parent === this.root ? ROOT_PARENT : parent === undefined ? UNKNOWN_PARENT : (index.get(parent) ?? UNKNOWN_PARENT));
+    const parentIndex = (parent: string | undefined): number =>
+      parent !== undefined && parent === this.root
+        ? ROOT_PARENT
+        : parent === undefined
+          ? UNKNOWN_PARENT
+          : (index.get(parent) ?? UNKNOWN_PARENT);
     return {
       deltaLink,
       ...(this.root === undefined ? {} : { root: this.root }),
@@ -336,12 +343,18 @@ export class DriveReader {
       yield* this.emit(target, steps, emitted);
       deltaLink = page['@odata.deltaLink'] ?? deltaLink;
     }
-    if (!deltaLink) throw new SourceError({ source: 'graph', code: 'MissingDeltaLink', message: `the delta round of drive ${target.id} ended without an @odata.deltaLink` });
+    if (!deltaLink)
+      throw new SourceError({
+        source: 'graph',
+        code: 'MissingDeltaLink',
+        message: `the delta round of drive ${target.id} ended without an @odata.deltaLink`,
+      });
 
     // Items whose parent never came (Graph left it out of the round): emitted with the path the
     // tree can give.
     const orphans: Step[] = [];
-    for (const waiting of pending.values()) for (const item of waiting.values()) orphans.push({ type: 'upsert', item, path: tree.path(item.parentReference?.id) });
+    for (const waiting of pending.values())
+      for (const item of waiting.values()) orphans.push({ type: 'upsert', item, path: tree.path(item.parentReference?.id) });
     yield* this.emit(target, orphans, emitted);
 
     for (const folder of tree.topmost(moved)) yield* this.refreshDescendants(target, folder, tree, emitted);
@@ -349,20 +362,29 @@ export class DriveReader {
   }
 
   /** Lists what is below a moved or renamed folder and emits what now has another path. */
-  private async *refreshDescendants(target: DriveTarget, folderId: string, tree: FolderTree, emitted: Map<string, string>): AsyncGenerator<Change> {
+  private async *refreshDescendants(
+    target: DriveTarget,
+    folderId: string,
+    tree: FolderTree,
+    emitted: Map<string, string>,
+  ): AsyncGenerator<Change> {
     const queue = [folderId];
     while (queue.length) {
       const id = queue.shift() as string;
       const path = tree.path(id);
       try {
-        for await (const page of this.session.pages<GraphDriveItem>(`/drives/${target.id}/items/${id}/children?$select=${SELECT}`, LIST_HEADERS)) {
+        for await (const page of this.session.pages<GraphDriveItem>(
+          `/drives/${target.id}/items/${id}/children?$select=${SELECT}`,
+          LIST_HEADERS,
+        )) {
           const steps: Step[] = [];
           for (const child of page.value) {
             if (isFolder(child)) {
               tree.set(child.id, id, child.name ?? child.id);
               queue.push(child.id);
             } else if (!child.file) continue;
-            if (emitted.get(child.id) !== path) steps.push({ type: 'upsert', item: { ...child, parentReference: { ...child.parentReference, id } }, path });
+            if (emitted.get(child.id) !== path)
+              steps.push({ type: 'upsert', item: { ...child, parentReference: { ...child.parentReference, id } }, path });
           }
           yield* this.emit(target, steps, emitted);
         }
@@ -376,7 +398,9 @@ export class DriveReader {
 
   /** Fetches the permissions of the page's upserts (a few at once), then yields the steps in order. */
   private async *emit(target: DriveTarget, steps: Step[], emitted: Map<string, string>): AsyncGenerator<Change> {
-    const permissions = await mapLimit(steps, PERMISSION_CONCURRENCY, (step) => (step.type === 'upsert' ? this.permissions(target.id, step.item.id) : Promise.resolve(undefined)));
+    const permissions = await mapLimit(steps, PERMISSION_CONCURRENCY, (step) =>
+      step.type === 'upsert' ? this.permissions(target.id, step.item.id) : Promise.resolve(undefined),
+    );
     for (const [i, step] of steps.entries()) {
       if (step.type === 'remove') {
         yield { type: 'remove', id: step.id, container: target.id };
@@ -404,7 +428,12 @@ export class DriveReader {
     }
   }
 
-  private sourceItem(target: DriveTarget, item: GraphDriveItem, folderPath: string, granted: string[] | { error: string } | undefined): SourceItem {
+  private sourceItem(
+    target: DriveTarget,
+    item: GraphDriveItem,
+    folderPath: string,
+    granted: string[] | { error: string } | undefined,
+  ): SourceItem {
     const folder = isFolder(item);
     const path = [target.pathPrefix, folderPath].filter(Boolean).join('/');
     const metadata: ItemMetadata = { kind: folder ? 'folder' : 'file' };
@@ -474,12 +503,19 @@ interface StoredDriveCursor {
 }
 
 function isFolderEntry(entry: unknown): entry is [string, number, string] {
-  return Array.isArray(entry) && entry.length === 3 && typeof entry[0] === 'string' && typeof entry[1] === 'number' && typeof entry[2] === 'string';
+  return (
+    Array.isArray(entry) &&
+    entry.length === 3 &&
+    typeof entry[0] === 'string' &&
+    typeof entry[1] === 'number' &&
+    typeof entry[2] === 'string'
+  );
 }
 
 function storedDrive(value: unknown): StoredDrive | undefined {
   const v = value as Partial<{ prefix: string } & DriveState> | null;
-  if (!v || typeof v.deltaLink !== 'string' || typeof v.prefix !== 'string' || !Array.isArray(v.folders) || !v.folders.every(isFolderEntry)) return undefined;
+  if (!v || typeof v.deltaLink !== 'string' || typeof v.prefix !== 'string' || !Array.isArray(v.folders) || !v.folders.every(isFolderEntry))
+    return undefined;
   if (v.root !== undefined && typeof v.root !== 'string') return undefined;
   return { prefix: v.prefix, state: { deltaLink: v.deltaLink, ...(v.root === undefined ? {} : { root: v.root }), folders: v.folders } };
 }
@@ -522,7 +558,8 @@ export function driveServiceRun(cursor: string | undefined, run: (next: Map<stri
 }
 
 /** How a drive's round ended: read to the end, failed (the previous state stays), or gone (404). */
-export type DriveRoundResult = { outcome: 'done'; state: DriveState } | { outcome: 'failed'; state: DriveState | undefined } | { outcome: 'gone' };
+export type DriveRoundResult =
+  { outcome: 'done'; state: DriveState } | { outcome: 'failed'; state: DriveState | undefined } | { outcome: 'gone' };
 
 /**
  * One drive's round as the engine wants it: its changes, then `containerDone`, or
@@ -531,7 +568,12 @@ export type DriveRoundResult = { outcome: 'done'; state: DriveState } | { outcom
  * `resync` is the reason to give when there is no previous state but the snapshot may hold items
  * of the drive (a damaged cursor, a failed first round, a renamed library).
  */
-export async function* driveRound(reader: DriveReader, target: DriveTarget, previous: DriveState | undefined, resync: string | undefined): AsyncGenerator<Change, DriveRoundResult> {
+export async function* driveRound(
+  reader: DriveReader,
+  target: DriveTarget,
+  previous: DriveState | undefined,
+  resync: string | undefined,
+): AsyncGenerator<Change, DriveRoundResult> {
   if (!previous && resync) yield { type: 'resync', container: target.id, reason: resync };
   try {
     const state = yield* reader.changes(target, previous);

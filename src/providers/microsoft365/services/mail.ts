@@ -56,8 +56,22 @@ interface GraphMessage {
 
 const FOLDER_SELECT = 'displayName,parentFolderId,isHidden';
 const MESSAGE_SELECT = [
-  'changeKey', 'subject', 'from', 'sender', 'createdDateTime', 'lastModifiedDateTime', 'receivedDateTime', 'sentDateTime',
-  'internetMessageId', 'isRead', 'isDraft', 'importance', 'hasAttachments', 'categories', 'flag', 'parentFolderId',
+  'changeKey',
+  'subject',
+  'from',
+  'sender',
+  'createdDateTime',
+  'lastModifiedDateTime',
+  'receivedDateTime',
+  'sentDateTime',
+  'internetMessageId',
+  'isRead',
+  'isDraft',
+  'importance',
+  'hasAttachments',
+  'categories',
+  'flag',
+  'parentFolderId',
 ].join(',');
 /** PR_MESSAGE_SIZE: Graph has no size property on a message, the MAPI property has it. */
 const SIZE_EXPAND = "singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')";
@@ -142,7 +156,10 @@ export class MailService implements BackupService {
             path,
             firstUrl: `/users/${user}/mailFolders/${folderId}/messages/delta?$select=${MESSAGE_SELECT}&$expand=${SIZE_EXPAND}`,
             headers: PAGE_HEADERS,
-            changes: (entries) => entries.map((m): Change => (m['@removed'] ? { type: 'remove', id: m.id, container: folder.id } : { type: 'upsert', item: item(folder.id, path, m) })),
+            changes: (entries) =>
+              entries.map((m): Change =>
+                m['@removed'] ? { type: 'remove', id: m.id, container: folder.id } : { type: 'upsert', item: item(folder.id, path, m) },
+              ),
           },
           previous.containers.get(folder.id),
           previous.known,

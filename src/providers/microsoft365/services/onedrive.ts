@@ -66,13 +66,25 @@ export class OneDriveService implements BackupService {
     }
     // The drive is still the user's (or we cannot tell) though its delta answered 404: keep its
     // state and try again next run rather than drop what the snapshot holds.
-    const issue = lookup.kind === 'failed' ? lookup.error.issue : { source: 'graph' as const, code: 'DriveNotFound', message: `the delta of ${account.address}'s OneDrive answered 404 while the drive exists` };
+    const issue =
+      lookup.kind === 'failed'
+        ? lookup.error.issue
+        : {
+            source: 'graph' as const,
+            code: 'DriveNotFound',
+            message: `the delta of ${account.address}'s OneDrive answered 404 while the drive exists`,
+          };
     yield { type: 'containerFailed', container: id, path: LABEL, issue };
     next.set(id, drive);
   }
 
   /** One round of the drive; false when the drive answered 404 (nothing recorded for it then). */
-  private async *round(id: string, state: DriveState | undefined, resync: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change, boolean> {
+  private async *round(
+    id: string,
+    state: DriveState | undefined,
+    resync: string | undefined,
+    next: Map<string, StoredDrive>,
+  ): AsyncGenerator<Change, boolean> {
     const result = yield* driveRound(this.reader, target(id), state, resync);
     if (result.outcome === 'gone') return false;
     if (result.state) next.set(id, { prefix: '', state: result.state });

@@ -44,7 +44,8 @@ export class SharePointService implements BackupService {
         return;
       }
       // The libraries cannot be listed: each one known keeps its state for the next run.
-      if (previous.drives.size === 0) yield { type: 'containerFailed', container: `sites/${account.id}/drives`, path: account.address, issue: error.issue };
+      if (previous.drives.size === 0)
+        yield { type: 'containerFailed', container: `sites/${account.id}/drives`, path: account.address, issue: error.issue };
       for (const [id, drive] of previous.drives) {
         yield { type: 'containerFailed', container: id, path: drive.prefix, issue: error.issue };
         next.set(id, drive);

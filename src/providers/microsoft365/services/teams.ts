@@ -95,16 +95,17 @@ function stored(message: GraphChatMessage): Record<string, unknown> {
 /** Plain text of a message body (Teams bodies are mostly HTML). */
 export function bodyText(message: GraphChatMessage): string {
   const content = message.body?.content ?? '';
-  const text = message.body?.contentType === 'text'
-    ? content
-    : content
-        .replace(/<[^>]*>/g, ' ')
-        .replace(/&nbsp;/g, ' ')
-        .replace(/&lt;/g, '<')
-        .replace(/&gt;/g, '>')
-        .replace(/&quot;/g, '"')
-        .replace(/&#39;/g, "'")
-        .replace(/&amp;/g, '&');
+  const text =
+    message.body?.contentType === 'text'
+      ? content
+      : content
+          .replace(/<[^>]*>/g, ' ')
+          .replace(/&nbsp;/g, ' ')
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>')
+          .replace(/&quot;/g, '"')
+          .replace(/&#39;/g, "'")
+          .replace(/&amp;/g, '&');
   return text.replace(/\s+/g, ' ').trim();
 }
 
@@ -138,7 +139,11 @@ export function conversationVersion(root: GraphChatMessage, replies: readonly Gr
 }
 
 /** One root message and its live replies as the item the snapshot holds. */
-export function conversationItem(channel: { id: string; path: string }, root: GraphChatMessage, allReplies: readonly GraphChatMessage[]): SourceItem {
+export function conversationItem(
+  channel: { id: string; path: string },
+  root: GraphChatMessage,
+  allReplies: readonly GraphChatMessage[],
+): SourceItem {
   const replies = allReplies.filter((r) => !isDeleted(r)).sort(chronological);
   const content = Buffer.from(canonicalJson({ ...stored(root), replies: replies.map(stored) }), 'utf8');
   const modified = [root, ...replies].map((m) => m.lastModifiedDateTime ?? m.createdDateTime ?? '').reduce((a, b) => (b > a ? b : a), '');
@@ -185,7 +190,9 @@ class TeamsService implements BackupService {
   private async *run(account: Account, previous: ReturnType<typeof readCursor>, next: Map<string, ContainerState>): AsyncGenerator<Change> {
     let channels: GraphChannel[];
     try {
-      channels = await this.session.all<GraphChannel>(`/teams/${encodeURIComponent(account.id)}/channels?$select=id,displayName,membershipType`);
+      channels = await this.session.all<GraphChannel>(
+        `/teams/${encodeURIComponent(account.id)}/channels?$select=id,displayName,membershipType`,
+      );
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
       // Without the channel list nothing is known: the stored conversations and the cursor stay,
@@ -197,7 +204,12 @@ class TeamsService implements BackupService {
     for (const id of previous.containers.keys()) if (!current.has(id)) next.delete(id);
     yield* removedContainers(previous.containers, current);
     for (const channel of channels) {
-      const state = yield* containerRound(this.session, this.round(account.id, channel), previous.containers.get(channel.id), previous.known);
+      const state = yield* containerRound(
+        this.session,
+        this.round(account.id, channel),
+        previous.containers.get(channel.id),
+        previous.known,
+      );
       if (state) next.set(channel.id, state);
       else next.delete(channel.id);
     }
@@ -222,11 +234,14 @@ class TeamsService implements BackupService {
     const changes = await mapLimit(roots, REPLIES_CONCURRENCY, async (root): Promise<Change> => {
       if (isDeleted(root)) return { type: 'remove', id: conversationId(channel.id, root.id), container: channel.id };
       try {
-        const replies = await this.session.all<GraphChatMessage>(`${base}/messages/${encodeURIComponent(root.id)}/replies?$top=${PAGE_SIZE}`);
+        const replies = await this.session.all<GraphChatMessage>(
+          `${base}/messages/${encodeURIComponent(root.id)}/replies?$top=${PAGE_SIZE}`,
+        );
         return { type: 'upsert', item: conversationItem(channel, root, replies) };
       } catch (error) {
         // Deleted between the delta page and its replies listing.
-        if (error instanceof SourceError && error.notFound && !error.fatalReason) return { type: 'remove', id: conversationId(channel.id, root.id), container: channel.id };
+        if (error instanceof SourceError && error.notFound && !error.fatalReason)
+          return { type: 'remove', id: conversationId(channel.id, root.id), container: channel.id };
         throw error;
       }
     });

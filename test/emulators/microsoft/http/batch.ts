@@ -54,7 +54,8 @@ export function registerBatch(router: Router, pipeline: () => Pipeline): void {
     }
     for (const part of parts) {
       for (const dep of part.dependsOn ?? []) {
-        if (!byId.has(String(dep).toLowerCase())) throw new GraphError(400, 'BadRequest', `Request '${part.id}' depends on '${dep}', which is not in the batch.`);
+        if (!byId.has(String(dep).toLowerCase()))
+          throw new GraphError(400, 'BadRequest', `Request '${part.id}' depends on '${dep}', which is not in the batch.`);
       }
     }
     // A cycle would never run: refuse it like any other malformed batch.
@@ -62,7 +63,8 @@ export function registerBatch(router: Router, pipeline: () => Pipeline): void {
     const visit = (part: BatchPart): void => {
       const key = part.id.toLowerCase();
       if (state.get(key) === 'done') return;
-      if (state.get(key) === 'visiting') throw new GraphError(400, 'BadRequest', `Request '${part.id}' depends on itself through dependsOn.`);
+      if (state.get(key) === 'visiting')
+        throw new GraphError(400, 'BadRequest', `Request '${part.id}' depends on itself through dependsOn.`);
       state.set(key, 'visiting');
       for (const dep of part.dependsOn ?? []) visit(byId.get(String(dep).toLowerCase()) as BatchPart);
       state.set(key, 'done');
@@ -96,7 +98,8 @@ async function runPart(pipeline: Pipeline, batch: EmulatorRequest, part: BatchPa
   let body = Buffer.alloc(0);
   if (part.body !== undefined) {
     const type = headers['content-type'] ?? '';
-    body = typeof part.body === 'string' && !type.includes('json') ? Buffer.from(part.body, 'base64') : Buffer.from(JSON.stringify(part.body));
+    body =
+      typeof part.body === 'string' && !type.includes('json') ? Buffer.from(part.body, 'base64') : Buffer.from(JSON.stringify(part.body));
   }
   const outcome = await pipeline.dispatch({
     method: part.method.toUpperCase(),

@@ -19,7 +19,12 @@ export function decodeToken<T>(token: string, what = 'skip token'): T {
 export function selectedFields(query: URLSearchParams): Set<string> | undefined {
   const raw = query.get('$select');
   if (!raw) return undefined;
-  return new Set(raw.split(',').map((s) => s.trim()).filter(Boolean));
+  return new Set(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }
 
 /** Keeps `id`, OData annotations and the selected fields, as Graph does for `$select`. */

@@ -32,7 +32,13 @@ export interface Outcome {
   malformed?: boolean;
 }
 
-export function errorResponse(req: Pick<EmulatorRequest, 'headers'>, status: number, code: string, message: string, headers: Record<string, string> = {}): EmulatorResponse {
+export function errorResponse(
+  req: Pick<EmulatorRequest, 'headers'>,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): EmulatorResponse {
   const requestId = randomUUID();
   return {
     status,
@@ -54,9 +60,18 @@ export function errorResponse(req: Pick<EmulatorRequest, 'headers'>, status: num
 function faultError(rule: FaultRule, route: Route): GraphError {
   switch (rule.kind) {
     case 'status500':
-      return new GraphError(500, rule.code ?? 'generalException', rule.message ?? 'An internal server error occurred. The operation failed.');
+      return new GraphError(
+        500,
+        rule.code ?? 'generalException',
+        rule.message ?? 'An internal server error occurred. The operation failed.',
+      );
     case 'status503':
-      return new GraphError(503, rule.code ?? 'serviceNotAvailable', rule.message ?? 'The service is temporarily unavailable. Please try again later.', { 'Retry-After': '1' });
+      return new GraphError(
+        503,
+        rule.code ?? 'serviceNotAvailable',
+        rule.message ?? 'The service is temporarily unavailable. Please try again later.',
+        { 'Retry-After': '1' },
+      );
     case 'status504':
       return new GraphError(504, rule.code ?? 'UnknownError', rule.message ?? 'Gateway timeout.');
     case 'notFound':
@@ -64,7 +79,11 @@ function faultError(rule: FaultRule, route: Route): GraphError {
         ? new GraphError(404, 'itemNotFound', 'The resource could not be found.')
         : new GraphError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
     default:
-      return new GraphError(rule.status ?? 500, rule.code ?? 'ErrorInternalServerError', rule.message ?? 'An internal server error occurred. The operation failed.');
+      return new GraphError(
+        rule.status ?? 500,
+        rule.code ?? 'ErrorInternalServerError',
+        rule.message ?? 'An internal server error occurred. The operation failed.',
+      );
   }
 }
 

@@ -61,6 +61,10 @@ export function parseJson<T = Record<string, unknown>>(req: EmulatorRequest): T 
   try {
     return JSON.parse(req.body.toString('utf8')) as T;
   } catch {
-    throw new GraphError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+    throw new GraphError(
+      400,
+      'BadRequest',
+      'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+    );
   }
 }

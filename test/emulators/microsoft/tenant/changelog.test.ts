@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { ChangeLog, ExpiredDeltaToken, Sequence } from './changelog.ts';
 import type { DeltaCursor } from './changelog.ts';
 
-function readAll<T>(log: ChangeLog<T>, cursor: DeltaCursor, limit: number, between?: () => void): { ids: string[]; removed: string[]; delta: DeltaCursor; pages: number } {
+function readAll<T>(
+  log: ChangeLog<T>,
+  cursor: DeltaCursor,
+  limit: number,
+  between?: () => void,
+): { ids: string[]; removed: string[]; delta: DeltaCursor; pages: number } {
   const ids: string[] = [];
   const removed: string[] = [];
   let pages = 0;

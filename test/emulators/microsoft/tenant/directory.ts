@@ -89,8 +89,18 @@ export const E3_SKU: Sku = {
   skuId: '05e9a617-0261-4cee-bb44-138d3ef5d965',
   skuPartNumber: 'SPE_E3',
   servicePlans: [
-    { servicePlanId: 'efb87545-963c-4e0d-99df-69c6916d9eb0', servicePlanName: 'EXCHANGE_S_ENTERPRISE', provisioningStatus: 'Success', appliesTo: 'User' },
-    { servicePlanId: '5dbe027f-2339-4123-9542-606e4d348a72', servicePlanName: 'SHAREPOINTENTERPRISE', provisioningStatus: 'Success', appliesTo: 'User' },
+    {
+      servicePlanId: 'efb87545-963c-4e0d-99df-69c6916d9eb0',
+      servicePlanName: 'EXCHANGE_S_ENTERPRISE',
+      provisioningStatus: 'Success',
+      appliesTo: 'User',
+    },
+    {
+      servicePlanId: '5dbe027f-2339-4123-9542-606e4d348a72',
+      servicePlanName: 'SHAREPOINTENTERPRISE',
+      provisioningStatus: 'Success',
+      appliesTo: 'User',
+    },
     { servicePlanId: '57ff2da0-773e-42df-b2af-ffb7a2317929', servicePlanName: 'TEAMS1', provisioningStatus: 'Success', appliesTo: 'User' },
   ],
 };
@@ -130,7 +140,8 @@ export class Directory {
       let local = `${p.first}.${p.last}`.toLowerCase();
       if (seen.has(local)) local = `${local}${index}`;
       seen.add(local);
-      if (kind === 'shared') local = `shared-${['sales', 'support', 'info', 'hr', 'finance', 'legal'][index % 6]}${index >= 6 ? index : ''}`;
+      if (kind === 'shared')
+        local = `shared-${['sales', 'support', 'info', 'hr', 'finance', 'legal'][index % 6]}${index >= 6 ? index : ''}`;
       const address = `${local}@${this.domain}`;
       const user: User = {
         id: guid(rng),

@@ -57,7 +57,12 @@ export const DEFAULT_SPEC: TenantSpec = {
   duplicateAttachmentShare: 0.1,
 };
 
-export function tenantSpec(overrides: Partial<Omit<TenantSpec, 'items' | 'sizes'>> & { items?: Partial<TenantSpec['items']>; sizes?: Partial<TenantSpec['sizes']> } = {}): TenantSpec {
+export function tenantSpec(
+  overrides: Partial<Omit<TenantSpec, 'items' | 'sizes'>> & {
+    items?: Partial<TenantSpec['items']>;
+    sizes?: Partial<TenantSpec['sizes']>;
+  } = {},
+): TenantSpec {
   return {
     ...DEFAULT_SPEC,
     ...overrides,

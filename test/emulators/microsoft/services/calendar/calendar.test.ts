@@ -34,7 +34,9 @@ let client: Client;
 let users: User[];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ tenant: { users: 2, unlicensedUsers: 1, sharedMailboxes: 0, groups: 0, sites: 0, teams: 0, items: { events: 12 } } });
+  emulator = await startEmulator({
+    tenant: { users: 2, unlicensedUsers: 1, sharedMailboxes: 0, groups: 0, sites: 0, teams: 0, items: { events: 12 } },
+  });
   client = graphClient(emulator);
   users = [...emulator.directory.users.values()].filter((u) => u.mailboxType === 'user');
 });
@@ -53,7 +55,10 @@ async function failure(promise: Promise<unknown>): Promise<{ statusCode: number;
 }
 
 /** Follows a delta round to its end. */
-async function deltaRound(url: string, maxPageSize?: number): Promise<{ items: Event[]; pages: number; deltaLink: string; links: string[] }> {
+async function deltaRound(
+  url: string,
+  maxPageSize?: number,
+): Promise<{ items: Event[]; pages: number; deltaLink: string; links: string[] }> {
   const items: Event[] = [];
   const links: string[] = [];
   let next: string | undefined = url;
@@ -113,14 +118,20 @@ describe('events', () => {
     const all = await listAll<Event>(`/users/${u.id}/events`);
     expect(all.items.length).toBe(12);
     expect(all.pages).toBe(2); // Outlook's default page is 10
-    expect(new Set(all.items.map((e) => e.type))).toEqual(new Set(['singleInstance', 'seriesMaster'].filter((t) => all.items.some((e) => e.type === t))));
+    expect(new Set(all.items.map((e) => e.type))).toEqual(
+      new Set(['singleInstance', 'seriesMaster'].filter((t) => all.items.some((e) => e.type === t))),
+    );
     const small = await listAll<Event>(`/users/${u.id}/events?$top=5`);
     expect(small.pages).toBe(3);
     expect(small.items.map((e) => e.id)).toEqual(all.items.map((e) => e.id));
     const preferred = await listAll<Event>(`/users/${u.id}/events?$select=subject,start`, { Prefer: 'odata.maxpagesize=4' });
     expect(preferred.pages).toBe(3);
     for (const e of preferred.items) {
-      expect(Object.keys(e).filter((k) => !k.startsWith('@')).sort()).toEqual(['id', 'start', 'subject']);
+      expect(
+        Object.keys(e)
+          .filter((k) => !k.startsWith('@'))
+          .sort(),
+      ).toEqual(['id', 'start', 'subject']);
     }
   });
 
@@ -150,30 +161,33 @@ describe('events', () => {
 describe('calendarView delta', () => {
   it('returns instances in the window (never series masters), with exceptions and without deleted occurrences', async () => {
     let sawException = false;
-    for (const u of users) for (const calendar of (await listAll<{ id: string }>(`/users/${u.id}/calendars`)).items) {
-      const round = await deltaRound(`/users/${u.id}/calendars/${calendar.id}/calendarView/delta?${WINDOW}`, 4);
-      // The window travels in the token: later links do not repeat it.
-      for (const l of round.links) expect(l).not.toMatch(/startDateTime/i);
-      expect(round.deltaLink).toMatch(/\$deltatoken=/);
-      expect(round.items.every((e) => e.type !== 'seriesMaster')).toBe(true);
-      const view = await listAll<Event>(`/users/${u.id}/calendars/${calendar.id}/calendarView?${WINDOW}&$top=50`);
-      expect(new Set(round.items.map((e) => e.id))).toEqual(new Set(view.items.map((e) => e.id)));
-      for (const e of round.items.filter((x) => x.type === 'exception' || x.type === 'occurrence')) {
-        const instances = await listAll<Event>(`/users/${u.id}/events/${e.seriesMasterId}/instances?${WINDOW}`);
-        expect(instances.items.map((i) => i.id)).toContain(e.id);
-        if (e.type === 'exception') {
-          sawException = true;
-          expect(e.start?.dateTime).not.toBe(e.originalStart?.replace('Z', '.0000000'));
+    for (const u of users)
+      for (const calendar of (await listAll<{ id: string }>(`/users/${u.id}/calendars`)).items) {
+        const round = await deltaRound(`/users/${u.id}/calendars/${calendar.id}/calendarView/delta?${WINDOW}`, 4);
+        // The window travels in the token: later links do not repeat it.
+        for (const l of round.links) expect(l).not.toMatch(/startDateTime/i);
+        expect(round.deltaLink).toMatch(/\$deltatoken=/);
+        expect(round.items.every((e) => e.type !== 'seriesMaster')).toBe(true);
+        const view = await listAll<Event>(`/users/${u.id}/calendars/${calendar.id}/calendarView?${WINDOW}&$top=50`);
+        expect(new Set(round.items.map((e) => e.id))).toEqual(new Set(view.items.map((e) => e.id)));
+        for (const e of round.items.filter((x) => x.type === 'exception' || x.type === 'occurrence')) {
+          const instances = await listAll<Event>(`/users/${u.id}/events/${e.seriesMasterId}/instances?${WINDOW}`);
+          expect(instances.items.map((i) => i.id)).toContain(e.id);
+          if (e.type === 'exception') {
+            sawException = true;
+            expect(e.start?.dateTime).not.toBe(e.originalStart?.replace('Z', '.0000000'));
+          }
         }
       }
-    }
     // The generated tenant (fixed seed) has series with exceptions.
     expect(sawException).toBe(true);
   });
 
   it('reads the window parameters case-insensitively and ignores $select, which calendarView delta does not support', async () => {
     const u = user();
-    const page = (await client.api(`/users/${u.id}/calendarView/delta?startdatetime=2025-06-01T00:00:00Z&enddatetime=2028-01-01T00:00:00Z&$select=subject`).get()) as Page<Event>;
+    const page = (await client
+      .api(`/users/${u.id}/calendarView/delta?startdatetime=2025-06-01T00:00:00Z&enddatetime=2028-01-01T00:00:00Z&$select=subject`)
+      .get()) as Page<Event>;
     expect(page.value.length).toBeGreaterThan(0);
     expect(page.value[0]?.start).toBeDefined();
     expect(page.value[0]?.['@odata.type']).toBe('#microsoft.graph.event');
@@ -198,7 +212,9 @@ describe('calendarView delta', () => {
         tokens.set(`${u.id}/${c.id}`, round.deltaLink);
       }
     }
-    const counts = emulator.mutate({ add: 0.25, change: 0.25, remove: 0.25, move: 0, addFolders: 1 }).filter((c) => c.service === 'calendar');
+    const counts = emulator
+      .mutate({ add: 0.25, change: 0.25, remove: 0.25, move: 0, addFolders: 1 })
+      .filter((c) => c.service === 'calendar');
     expect(counts.length).toBe(users.length);
     for (const u of users) {
       const expected = counts.find((c) => c.account === u.id);
@@ -234,7 +250,9 @@ describe('calendarView delta', () => {
   it('removes calendars with their events: the counts match what the client had, and the old delta links answer 404', async () => {
     const before = new Map<string, { links: string[]; bases: Set<string>; calendars: number }>();
     for (const u of users) {
-      const calendars = (await listAll<{ id: string; isDefaultCalendar: boolean }>(`/users/${u.id}/calendars`)).items.filter((c) => !c.isDefaultCalendar);
+      const calendars = (await listAll<{ id: string; isDefaultCalendar: boolean }>(`/users/${u.id}/calendars`)).items.filter(
+        (c) => !c.isDefaultCalendar,
+      );
       const bases = new Set<string>();
       const links: string[] = [];
       for (const c of calendars) {
@@ -245,7 +263,9 @@ describe('calendarView delta', () => {
       expect(calendars.length).toBeGreaterThan(0);
       before.set(u.id, { links, bases, calendars: calendars.length });
     }
-    const counts = emulator.mutate({ add: 0, change: 0, remove: 0, move: 0, addFolders: 0, removeFolders: 1 }).filter((c) => c.service === 'calendar');
+    const counts = emulator
+      .mutate({ add: 0, change: 0, remove: 0, move: 0, addFolders: 0, removeFolders: 1 })
+      .filter((c) => c.service === 'calendar');
     for (const u of users) {
       const was = before.get(u.id) as { links: string[]; bases: Set<string>; calendars: number };
       const mine = counts.find((c) => c.account === u.id);
@@ -279,7 +299,10 @@ describe('series changes in delta', () => {
       subject: 'Weekly sync',
       start: { dateTime: '2026-09-07T09:00:00', timeZone: 'UTC' },
       end: { dateTime: '2026-09-07T09:30:00', timeZone: 'UTC' },
-      recurrence: { pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'] }, range: { type: 'numbered', startDate: '2026-09-07', numberOfOccurrences: 4 } },
+      recurrence: {
+        pattern: { type: 'weekly', interval: 1, daysOfWeek: ['monday'] },
+        range: { type: 'numbered', startDate: '2026-09-07', numberOfOccurrences: 4 },
+      },
     })) as Event;
     const mailboxBefore = emulator.stats.byMailbox[u.id] ?? 0;
     const first = await deltaRound(`/users/${u.id}/calendarView/delta?${WINDOW}`);
@@ -287,12 +310,25 @@ describe('series changes in delta', () => {
     const mine = first.items.filter((e) => e.seriesMasterId === series.id);
     expect(mine.map((e) => e.type)).toEqual(['occurrence', 'occurrence', 'occurrence', 'occurrence']);
     const [, moved, deleted] = mine as [Event, Event, Event];
-    await client.api(`/users/${u.id}/events/${moved.id}`).patch({ subject: 'Weekly sync (moved)', start: { dateTime: '2026-09-15T10:00:00', timeZone: 'UTC' }, end: { dateTime: '2026-09-15T10:30:00', timeZone: 'UTC' } });
+    await client.api(`/users/${u.id}/events/${moved.id}`).patch({
+      subject: 'Weekly sync (moved)',
+      start: { dateTime: '2026-09-15T10:00:00', timeZone: 'UTC' },
+      end: { dateTime: '2026-09-15T10:30:00', timeZone: 'UTC' },
+    });
     await client.api(`/users/${u.id}/events/${deleted.id}`).delete();
     const next = await deltaRound(first.deltaLink);
     const exception = next.items.find((e) => e.id === moved.id);
-    expect(exception).toMatchObject({ type: 'exception', subject: 'Weekly sync (moved)', seriesMasterId: series.id, start: { dateTime: '2026-09-15T10:00:00.0000000', timeZone: 'UTC' } });
-    expect(next.items.find((e) => e.id === deleted.id)).toEqual({ '@odata.type': '#microsoft.graph.event', id: deleted.id, '@removed': { reason: 'deleted' } });
+    expect(exception).toMatchObject({
+      type: 'exception',
+      subject: 'Weekly sync (moved)',
+      seriesMasterId: series.id,
+      start: { dateTime: '2026-09-15T10:00:00.0000000', timeZone: 'UTC' },
+    });
+    expect(next.items.find((e) => e.id === deleted.id)).toEqual({
+      '@odata.type': '#microsoft.graph.event',
+      id: deleted.id,
+      '@removed': { reason: 'deleted' },
+    });
     expect(next.items.every((e) => e.type !== 'seriesMaster')).toBe(true);
     const instances = (await listAll<Event>(`/users/${u.id}/events/${series.id}/instances?${WINDOW}`)).items;
     expect(instances.map((i) => i.type)).toEqual(['occurrence', 'exception', 'occurrence']);
@@ -304,7 +340,10 @@ describe('restore', () => {
     const u = user();
     const masters = (await listAll<Event>(`/users/${u.id}/events?$top=100`)).items.filter((e) => e.type === 'seriesMaster');
     expect(masters.length).toBeGreaterThan(0);
-    const calendar = (await client.api(`/users/${u.id}/calendars`).post({ name: 'Restored' })) as { id: string; isDefaultCalendar: boolean };
+    const calendar = (await client.api(`/users/${u.id}/calendars`).post({ name: 'Restored' })) as {
+      id: string;
+      isDefaultCalendar: boolean;
+    };
     expect(calendar.isDefaultCalendar).toBe(false);
     const dup = await failure(client.api(`/users/${u.id}/calendars`).post({ name: 'Restored' }));
     expect(dup.statusCode).toBe(409);
@@ -331,7 +370,9 @@ describe('restore', () => {
         if (!was) {
           await client.api(`/users/${u.id}/events/${instance.id}`).delete();
         } else if (was.type === 'exception') {
-          const updated = (await client.api(`/users/${u.id}/events/${instance.id}`).patch({ subject: was.subject, start: was.start, end: was.end })) as Event;
+          const updated = (await client
+            .api(`/users/${u.id}/events/${instance.id}`)
+            .patch({ subject: was.subject, start: was.start, end: was.end })) as Event;
           expect(updated.type).toBe('exception');
         }
       }

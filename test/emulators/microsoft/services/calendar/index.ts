@@ -138,7 +138,15 @@ export class CalendarService implements Service {
 
   private addCalendar(mailbox: Mailbox, name: string, rng?: Prng): CalendarRecord {
     const [color, hexColor] = COLORS[mailbox.calendars.size % COLORS.length] as readonly [string, string];
-    const calendar: CalendarRecord = { id: newId('G', rng), name, color, hexColor, isDefault: false, version: 1, log: new ChangeLog<EventRecord>(this.sequence) };
+    const calendar: CalendarRecord = {
+      id: newId('G', rng),
+      name,
+      color,
+      hexColor,
+      isDefault: false,
+      version: 1,
+      log: new ChangeLog<EventRecord>(this.sequence),
+    };
     mailbox.calendars.set(calendar.id, calendar);
     return calendar;
   }
@@ -193,14 +201,24 @@ export class CalendarService implements Service {
       event.recurrence = normaliseRecurrence(
         {
           pattern: weekly
-            ? { type: 'weekly', interval: rng.pick([1, 1, 2]), daysOfWeek: [['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'][new Date(start).getUTCDay()]], firstDayOfWeek: 'sunday' }
+            ? {
+                type: 'weekly',
+                interval: rng.pick([1, 1, 2]),
+                daysOfWeek: [['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'][new Date(start).getUTCDay()]],
+                firstDayOfWeek: 'sunday',
+              }
             : { type: 'daily', interval: 1 },
-          range: { type: 'numbered', startDate: new Date(start).toISOString().slice(0, 10), numberOfOccurrences: weekly ? rng.between(4, 12) : rng.between(3, 10) },
+          range: {
+            type: 'numbered',
+            startDate: new Date(start).toISOString().slice(0, 10),
+            numberOfOccurrences: weekly ? rng.between(4, 12) : rng.between(3, 10),
+          },
         },
         start,
       );
       const starts = occurrenceStarts(event.recurrence, start);
-      if (starts.length > 2 && rng.chance(0.5)) this.makeException(event, starts[1 + rng.int(starts.length - 1)] as number, text.title(), 3_600_000, created);
+      if (starts.length > 2 && rng.chance(0.5))
+        this.makeException(event, starts[1 + rng.int(starts.length - 1)] as number, text.title(), 3_600_000, created);
       if (starts.length > 3 && rng.chance(0.3)) {
         const key = dateKey(starts[starts.length - 1] as number);
         if (!event.exceptions.has(key)) seriesState(event).cancelled.add(key);
@@ -254,7 +272,16 @@ export class CalendarService implements Service {
     for (const mailbox of this.mailboxes.values()) {
       const rng = input.rng(`mailbox/${mailbox.user.id}`);
       const text = new TextGen(rng);
-      const counts: MutationCounts = { account: mailbox.user.id, service: this.name, added: 0, changed: 0, moved: 0, removed: 0, foldersAdded: 0, foldersRemoved: 0 };
+      const counts: MutationCounts = {
+        account: mailbox.user.id,
+        service: this.name,
+        added: 0,
+        changed: 0,
+        moved: 0,
+        removed: 0,
+        foldersAdded: 0,
+        foldersRemoved: 0,
+      };
       // Calendars removed first: their events count as removed.
       const removable = [...mailbox.calendars.values()].filter((c) => !c.isDefault);
       for (let k = removable.length - 1; k > 0; k--) {
@@ -308,7 +335,9 @@ export class CalendarService implements Service {
   private changeEvent(event: EventRecord, rng: Prng, text: TextGen): void {
     const now = bump(event.modified);
     if (event.recurrence) {
-      const open = occurrenceStarts(event.recurrence, event.start).filter((s) => !event.cancelled.has(dateKey(s)) && !event.exceptions.has(dateKey(s)));
+      const open = occurrenceStarts(event.recurrence, event.start).filter(
+        (s) => !event.cancelled.has(dateKey(s)) && !event.exceptions.has(dateKey(s)),
+      );
       const choice = rng.int(3);
       if (choice === 0 && open.length > 0) {
         // An exception: one occurrence moved by an hour and renamed (the master changes with it).
@@ -364,8 +393,18 @@ export class CalendarService implements Service {
   // ---- routes ---------------------------------------------------------------------------------
 
   routes(router: Router, _ctx: EmulatorContext): void {
-    const read = (kind: string) => ({ kind: `calendar.${kind}`, auth: 'graph' as const, permissions: READ, mailbox: (p: Record<string, string>) => p['user'] });
-    const write = (kind: string) => ({ kind: `calendar.${kind}`, auth: 'graph' as const, permissions: WRITE, mailbox: (p: Record<string, string>) => p['user'] });
+    const read = (kind: string) => ({
+      kind: `calendar.${kind}`,
+      auth: 'graph' as const,
+      permissions: READ,
+      mailbox: (p: Record<string, string>) => p['user'],
+    });
+    const write = (kind: string) => ({
+      kind: `calendar.${kind}`,
+      auth: 'graph' as const,
+      permissions: WRITE,
+      mailbox: (p: Record<string, string>) => p['user'],
+    });
 
     router.get(`${U}/calendars`, read('calendars'), (req) => {
       const mailbox = this.mailbox(req);
@@ -381,7 +420,13 @@ export class CalendarService implements Service {
         throw new GraphError(409, 'ErrorFolderExists', 'A folder with the specified name already exists.');
       }
       const calendar = this.addCalendar(mailbox, name);
-      return { status: 201, body: { '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/calendars/$entity`), ...renderCalendar(calendar, mailbox.owner) } };
+      return {
+        status: 201,
+        body: {
+          '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/calendars/$entity`),
+          ...renderCalendar(calendar, mailbox.owner),
+        },
+      };
     });
 
     // Delta before the parameterised routes.
@@ -394,11 +439,23 @@ export class CalendarService implements Service {
 
     router.get(`${U}/calendar`, read('calendar'), (req) => {
       const mailbox = this.mailbox(req);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/calendars/$entity`), ...project(renderCalendar(mailbox.defaultCalendar, mailbox.owner), selectedFields(req.query)) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/calendars/$entity`),
+          ...project(renderCalendar(mailbox.defaultCalendar, mailbox.owner), selectedFields(req.query)),
+        },
+      };
     });
     router.get(`${U}/calendars/:calendar`, read('calendar'), (req) => {
       const mailbox = this.mailbox(req);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/calendars/$entity`), ...project(renderCalendar(this.calendar(req), mailbox.owner), selectedFields(req.query)) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/calendars/$entity`),
+          ...project(renderCalendar(this.calendar(req), mailbox.owner), selectedFields(req.query)),
+        },
+      };
     });
 
     router.get(`${U}/events`, read('events'), (req) => this.events(req));
@@ -420,7 +477,13 @@ export class CalendarService implements Service {
       const id = req.params['id'] ?? '';
       const stored = mailbox.events.get(id);
       const body = stored ? renderEvent(stored, req.origin) : renderInstance(this.instance(mailbox, id), req.origin);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/events/$entity`), ...project(body, selectedFields(req.query)) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/events/$entity`),
+          ...project(body, selectedFields(req.query)),
+        },
+      };
     });
     router.patch(`${U}/events/:id`, write('updateEvent'), (req) => this.update(req));
     router.delete(`${U}/events/:id`, write('deleteEvent'), (req) => {
@@ -448,7 +511,11 @@ export class CalendarService implements Service {
     const key = req.params['user'] ?? '';
     const user = this.directory.user(key);
     if (!user) {
-      throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+      throw new GraphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     }
     const mailbox = this.mailboxes.get(user.id);
     if (!mailbox) {
@@ -489,7 +556,11 @@ export class CalendarService implements Service {
       else if (k.toLowerCase() === 'enddatetime') b = v;
     }
     if (!a || !b) {
-      throw new GraphError(400, 'ErrorInvalidParameter', 'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.');
+      throw new GraphError(
+        400,
+        'ErrorInvalidParameter',
+        'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.',
+      );
     }
     return [parseDateTime(a, 'startDateTime'), parseDateTime(b, 'endDateTime')];
   }
@@ -498,7 +569,12 @@ export class CalendarService implements Service {
    * Outlook's list paging: `$top` (or `Prefer: odata.maxpagesize`) sets the page, and the next
    * link repeats the query with `$skip` (Outlook lists page with `$skip`, not a skip token).
    */
-  private page<T>(req: EmulatorRequest, items: readonly T[], render: (item: T) => Record<string, unknown>, context: string): EmulatorResponse {
+  private page<T>(
+    req: EmulatorRequest,
+    items: readonly T[],
+    render: (item: T) => Record<string, unknown>,
+    context: string,
+  ): EmulatorResponse {
     const ps = pageSize(req, DEFAULT_PAGE, MAX_PAGE);
     const skipRaw = req.query.get('$skip');
     const skip = skipRaw === null ? 0 : Number(skipRaw);
@@ -603,8 +679,19 @@ export class CalendarService implements Service {
   }
 
   /** What one change of the log looks like in a delta page. */
-  private expand(change: Change<EventRecord>, graves: Map<string, EventRecord>, a: number, b: number, initial: boolean, origin: string): Record<string, unknown>[] {
-    const removed = (id: string): Record<string, unknown> => ({ '@odata.type': '#microsoft.graph.event', id, '@removed': { reason: 'deleted' } });
+  private expand(
+    change: Change<EventRecord>,
+    graves: Map<string, EventRecord>,
+    a: number,
+    b: number,
+    initial: boolean,
+    origin: string,
+  ): Record<string, unknown>[] {
+    const removed = (id: string): Record<string, unknown> => ({
+      '@odata.type': '#microsoft.graph.event',
+      id,
+      '@removed': { reason: 'deleted' },
+    });
     const event = change.item;
     if (!event) {
       const grave = graves.get(change.id);
@@ -626,7 +713,11 @@ export class CalendarService implements Service {
 
   private expired(calendar: CalendarRecord): GraphError {
     // Exchange's answer to a sync state it no longer has (seen on calendarView delta in the wild).
-    return new GraphError(410, 'SyncStateNotFound', `The sync state generation is not found; generation=${calendar.log.epoch - 1};[highest=${calendar.log.epoch}].`);
+    return new GraphError(
+      410,
+      'SyncStateNotFound',
+      `The sync state generation is not found; generation=${calendar.log.epoch - 1};[highest=${calendar.log.epoch}].`,
+    );
   }
 
   private create(req: EmulatorRequest, calendar: CalendarRecord): EmulatorResponse {
@@ -661,7 +752,10 @@ export class CalendarService implements Service {
     };
     this.apply(event, body);
     this.store(mailbox, event);
-    return { status: 201, body: { '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/events/$entity`), ...renderEvent(event, req.origin) } };
+    return {
+      status: 201,
+      body: { '@odata.context': contextUrl(req, `users('${mailbox.user.id}')/events/$entity`), ...renderEvent(event, req.origin) },
+    };
   }
 
   /** Copies the writable properties a client sent onto a stored event. */
@@ -675,7 +769,10 @@ export class CalendarService implements Service {
     if (Array.isArray(body['attendees'])) {
       event.attendees = (body['attendees'] as { type?: string; emailAddress?: Partial<EmailAddress> }[]).map((a) => ({
         type: a.type === 'optional' || a.type === 'resource' ? a.type : 'required',
-        emailAddress: { name: String(a.emailAddress?.name ?? a.emailAddress?.address ?? ''), address: String(a.emailAddress?.address ?? '') },
+        emailAddress: {
+          name: String(a.emailAddress?.name ?? a.emailAddress?.address ?? ''),
+          address: String(a.emailAddress?.address ?? ''),
+        },
       }));
     }
     for (const key of ['showAs', 'importance', 'sensitivity'] as const) if (typeof body[key] === 'string') event[key] = body[key];
@@ -693,7 +790,10 @@ export class CalendarService implements Service {
 
   private body(raw: unknown): EventBody {
     const b = raw as { contentType?: unknown; content?: unknown } | null;
-    return { contentType: String(b?.contentType ?? 'text').toLowerCase() === 'html' ? 'html' : 'text', content: typeof b?.content === 'string' ? b.content : '' };
+    return {
+      contentType: String(b?.contentType ?? 'text').toLowerCase() === 'html' ? 'html' : 'text',
+      content: typeof b?.content === 'string' ? b.content : '',
+    };
   }
 
   private update(req: EmulatorRequest): EmulatorResponse {
@@ -704,7 +804,8 @@ export class CalendarService implements Service {
     const stored = mailbox.events.get(id);
     if (stored) {
       this.apply(stored, body);
-      if (stored.end < stored.start) throw new GraphError(400, 'ErrorInvalidRequest', 'The end time of an event cannot be before its start time.');
+      if (stored.end < stored.start)
+        throw new GraphError(400, 'ErrorInvalidRequest', 'The end time of an event cannot be before its start time.');
       this.touch(mailbox, stored);
       return { status: 200, body: { ...context, ...renderEvent(stored, req.origin) } };
     }
@@ -718,7 +819,10 @@ export class CalendarService implements Service {
       subject: typeof body['subject'] === 'string' ? body['subject'] : (old?.subject ?? master.subject),
       start: body['start'] !== undefined ? parseDateTime(body['start'], 'start') : instance.start,
       end: body['end'] !== undefined ? parseDateTime(body['end'], 'end') : instance.end,
-      location: body['location'] !== undefined ? String((body['location'] as { displayName?: unknown } | null)?.displayName ?? '') : (old?.location ?? master.location),
+      location:
+        body['location'] !== undefined
+          ? String((body['location'] as { displayName?: unknown } | null)?.displayName ?? '')
+          : (old?.location ?? master.location),
       modified: bump(old?.modified ?? master.modified),
       version: (old?.version ?? master.version) + 1,
       ...(body['body'] !== undefined ? { body: this.body(body['body']) } : old?.body ? { body: old.body } : {}),

@@ -307,7 +307,14 @@ export function renderCalendar(calendar: CalendarRecord, owner: EmailAddress): R
 export function canonicalEvent(event: EventRecord): Record<string, unknown> {
   const exceptions = [...event.exceptions.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([key, ex]) => ({ key, subject: ex.subject, start: ex.start, end: ex.end, location: ex.location, body: ex.body ? renderBody(ex.body, event.id) : null }));
+    .map(([key, ex]) => ({
+      key,
+      subject: ex.subject,
+      start: ex.start,
+      end: ex.end,
+      location: ex.location,
+      body: ex.body ? renderBody(ex.body, event.id) : null,
+    }));
   return {
     subject: event.subject,
     body: { contentType: event.body.contentType, content: renderBody(event.body, event.id) },

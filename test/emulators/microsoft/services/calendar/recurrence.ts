@@ -116,7 +116,7 @@ export function occurrenceStarts(recurrence: PatternedRecurrence, start: number)
         .map((d) => DAYS.indexOf(d))
         .filter((d) => d >= 0);
       const fdw = Math.max(0, DAYS.indexOf(pattern.firstDayOfWeek));
-      const weekStart = first - (((startDay.getUTCDay() - fdw + 7) % 7) * DAY);
+      const weekStart = first - ((startDay.getUTCDay() - fdw + 7) % 7) * DAY;
       const offsets = wanted.map((d) => (d - fdw + 7) % 7).sort((a, b) => a - b);
       for (let week = weekStart, going = true; going; week += pattern.interval * 7 * DAY) {
         for (const off of offsets) {
@@ -131,7 +131,10 @@ export function occurrenceStarts(recurrence: PatternedRecurrence, start: number)
       // by the range's start day).
       const yearly = pattern.type === 'absoluteYearly' || pattern.type === 'relativeYearly';
       const stepMonths = yearly ? 12 * pattern.interval : pattern.interval;
-      const dom = pattern.type === 'absoluteMonthly' || pattern.type === 'absoluteYearly' ? pattern.dayOfMonth || startDay.getUTCDate() : startDay.getUTCDate();
+      const dom =
+        pattern.type === 'absoluteMonthly' || pattern.type === 'absoluteYearly'
+          ? pattern.dayOfMonth || startDay.getUTCDate()
+          : startDay.getUTCDate();
       const month0 = yearly && pattern.month > 0 ? pattern.month - 1 : startDay.getUTCMonth();
       for (let i = 0; ; i++) {
         const d = Date.UTC(startDay.getUTCFullYear(), month0 + i * stepMonths, dom);

@@ -36,7 +36,9 @@ let client: Client;
 let users: User[];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ tenant: { users: 2, unlicensedUsers: 1, sharedMailboxes: 1, groups: 0, sites: 0, teams: 0, items: { contacts: 20 } } });
+  emulator = await startEmulator({
+    tenant: { users: 2, unlicensedUsers: 1, sharedMailboxes: 1, groups: 0, sites: 0, teams: 0, items: { contacts: 20 } },
+  });
   client = graphClient(emulator);
   users = [...emulator.directory.users.values()].filter((u) => u.mailboxType !== 'none');
 });
@@ -129,9 +131,16 @@ describe('contact folders and contacts', () => {
     const top = await listAll<Contact>(`/users/${u.id}/contacts?$top=3`);
     expect(top.items.map((c) => c.id)).toEqual(all.items.map((c) => c.id));
     expect(top.pages).toBe(Math.ceil(all.items.length / 3));
-    const selected = await listAll<Contact>(`/users/${u.id}/contacts?$select=displayName,emailAddresses`, { Prefer: 'odata.maxpagesize=2' });
+    const selected = await listAll<Contact>(`/users/${u.id}/contacts?$select=displayName,emailAddresses`, {
+      Prefer: 'odata.maxpagesize=2',
+    });
     expect(selected.pages).toBe(Math.ceil(all.items.length / 2));
-    for (const c of selected.items) expect(Object.keys(c).filter((k) => !k.startsWith('@')).sort()).toEqual(['displayName', 'emailAddresses', 'id']);
+    for (const c of selected.items)
+      expect(
+        Object.keys(c)
+          .filter((k) => !k.startsWith('@'))
+          .sort(),
+      ).toEqual(['displayName', 'emailAddresses', 'id']);
     const first = all.items[0] as Contact;
     const got = (await client.api(`/users/${u.id}/contacts/${first.id}`).select('displayName').get()) as Contact;
     expect(got.displayName).toBe(first.displayName);
@@ -165,7 +174,9 @@ describe('contact delta', () => {
       }
       state.set(u.id, { tokens, where, folders: folders.length });
     }
-    const counts = emulator.mutate({ add: 0.2, change: 0.15, move: 0.15, remove: 0.1, addFolders: 1 }).filter((c) => c.service === 'contacts');
+    const counts = emulator
+      .mutate({ add: 0.2, change: 0.15, move: 0.15, remove: 0.1, addFolders: 1 })
+      .filter((c) => c.service === 'contacts');
     expect(counts.length).toBe(users.length);
     for (const u of users) {
       const expected = counts.find((c) => c.account === u.id);
@@ -189,7 +200,12 @@ describe('contact delta', () => {
         else if (removedFrom.get(id) === before) moved++;
       }
       const removed = [...removedFrom.keys()].filter((id) => !seen.has(id)).length;
-      expect({ added, changed, moved, removed }).toEqual({ added: expected?.added, changed: expected?.changed, moved: expected?.moved, removed: expected?.removed });
+      expect({ added, changed, moved, removed }).toEqual({
+        added: expected?.added,
+        changed: expected?.changed,
+        moved: expected?.moved,
+        removed: expected?.removed,
+      });
       expect(expected?.added).toBeGreaterThan(0);
       expect(expected?.moved).toBeGreaterThan(0);
       expect((await allFolders(u.id)).length).toBe(folders + (expected?.foldersAdded ?? 0));
@@ -209,11 +225,19 @@ describe('contact delta', () => {
       }
       before.set(u.id, { links, contacts, folders: folders.length });
     }
-    const counts = emulator.mutate({ add: 0, change: 0, remove: 0, move: 0, addFolders: 0, removeFolders: 1 }).filter((c) => c.service === 'contacts');
+    const counts = emulator
+      .mutate({ add: 0, change: 0, remove: 0, move: 0, addFolders: 0, removeFolders: 1 })
+      .filter((c) => c.service === 'contacts');
     for (const u of users) {
       const was = before.get(u.id) as { links: string[]; contacts: number; folders: number };
       expect(was.folders).toBeGreaterThan(0);
-      expect(counts.find((c) => c.account === u.id)).toMatchObject({ foldersRemoved: was.folders, removed: was.contacts, added: 0, changed: 0, moved: 0 });
+      expect(counts.find((c) => c.account === u.id)).toMatchObject({
+        foldersRemoved: was.folders,
+        removed: was.contacts,
+        added: 0,
+        changed: 0,
+        moved: 0,
+      });
       for (const l of was.links) {
         const err = await failure(client.api(l).get());
         expect(err.statusCode).toBe(404);
@@ -255,7 +279,9 @@ describe('restore', () => {
     expect(b?.folder).toBe('Contacts/Restored/Nested');
     expect(b?.sha256).toBe(a?.sha256);
 
-    const created = (await client.api(`/users/${u.id}/contacts`).post({ givenName: 'Ada', surname: 'Lovelace', emailAddresses: [{ address: 'ada@example.com', name: 'Ada' }] })) as Contact;
+    const created = (await client
+      .api(`/users/${u.id}/contacts`)
+      .post({ givenName: 'Ada', surname: 'Lovelace', emailAddresses: [{ address: 'ada@example.com', name: 'Ada' }] })) as Contact;
     expect(created.displayName).toBe('Ada Lovelace');
     const patched = (await client.api(`/users/${u.id}/contacts/${created.id}`).patch({ jobTitle: 'Analyst' })) as Contact;
     expect(patched['jobTitle']).toBe('Analyst');
@@ -307,7 +333,8 @@ describe('errors and faults', () => {
     expect(gone.code).toBe('ErrorItemNotFound');
     expect(((await client.api(`/users/${u.id}/contacts/${a.id}`).get()) as Contact).id).toBe(a.id);
     emulator.faults.add({ kind: 'error', routeKind: 'contacts.contact', path: b.id, status: 500, code: 'ErrorInternalServerError' });
-    for (let i = 0; i < 2; i++) expect((await failure(client.api(`/users/${u.id}/contacts/${b.id}`).get())).code).toBe('ErrorInternalServerError');
+    for (let i = 0; i < 2; i++)
+      expect((await failure(client.api(`/users/${u.id}/contacts/${b.id}`).get())).code).toBe('ErrorInternalServerError');
     emulator.faults.clear();
     emulator.faults.add({ kind: 'status503', routeKind: 'contacts.delta', times: 1 });
     const before = emulator.stats.byKind['contacts.delta'] ?? 0;

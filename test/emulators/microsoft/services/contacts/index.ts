@@ -23,13 +23,42 @@ const CREATED = Date.UTC(2025, 10, 3);
 /** Outlook's default page for lists and delta, and the largest page it honours. */
 const DEFAULT_PAGE = 10;
 const MAX_PAGE = 1000;
-const COMPANIES = ['Contoso', 'Fabrikam', 'Northwind Traders', 'Adventure Works', 'Tailspin Toys', 'Litware', 'Woodgrove Bank', 'Proseware'];
+const COMPANIES = [
+  'Contoso',
+  'Fabrikam',
+  'Northwind Traders',
+  'Adventure Works',
+  'Tailspin Toys',
+  'Litware',
+  'Woodgrove Bank',
+  'Proseware',
+];
 const TITLES = ['Account Manager', 'CFO', 'Buyer', 'Consultant', 'Project Lead', 'Sales Director', 'Engineer', null];
 /** Writable contact properties the emulator keeps as the client sent them (beyond the modelled ones). */
 const EXTRA = [
-  'initials', 'middleName', 'nickName', 'title', 'generation', 'department', 'officeLocation', 'profession', 'businessHomePage',
-  'assistantName', 'manager', 'spouseName', 'homePhones', 'imAddresses', 'children', 'categories', 'homeAddress', 'businessAddress', 'otherAddress',
-  'fileAs', 'yomiGivenName', 'yomiSurname', 'yomiCompanyName',
+  'initials',
+  'middleName',
+  'nickName',
+  'title',
+  'generation',
+  'department',
+  'officeLocation',
+  'profession',
+  'businessHomePage',
+  'assistantName',
+  'manager',
+  'spouseName',
+  'homePhones',
+  'imAddresses',
+  'children',
+  'categories',
+  'homeAddress',
+  'businessAddress',
+  'otherAddress',
+  'fileAs',
+  'yomiGivenName',
+  'yomiSurname',
+  'yomiCompanyName',
 ] as const;
 
 const NO_EXTRA: Readonly<Record<string, unknown>> = {};
@@ -124,7 +153,12 @@ export class ContactsService implements Service {
     for (const user of input.directory.mailboxes()) {
       const rng = input.rng(`mailbox/${user.id}`);
       const rootId = newId('C', rng);
-      const root: FolderRecord = { id: rootId, displayName: 'Contacts', parentFolderId: newId('R', rng), log: new ChangeLog(this.sequence) };
+      const root: FolderRecord = {
+        id: rootId,
+        displayName: 'Contacts',
+        parentFolderId: newId('R', rng),
+        log: new ChangeLog(this.sequence),
+      };
       const book: Book = { user, root, folders: new Map([[root.id, root]]), contacts: new Map() };
       this.books.set(user.id, book);
       const names = ['Suppliers', 'Customers', 'Family', 'Partners', 'Recruiters'];
@@ -150,7 +184,8 @@ export class ContactsService implements Service {
     const p = person(rng);
     const company = rng.chance(0.8) ? rng.pick(COMPANIES) : null;
     const emails: EmailAddress[] = [{ name: p.display, address: p.email }];
-    if (rng.chance(0.2)) emails.push({ name: p.display, address: `${p.first}@${rng.pick(['gmail.com', 'outlook.com', 'yahoo.com'])}`.toLowerCase() });
+    if (rng.chance(0.2))
+      emails.push({ name: p.display, address: `${p.first}@${rng.pick(['gmail.com', 'outlook.com', 'yahoo.com'])}`.toLowerCase() });
     return {
       id: newId('D', rng),
       folderId: folder.id,
@@ -165,7 +200,9 @@ export class ContactsService implements Service {
       mobilePhone: rng.chance(0.5) ? phone(rng) : null,
       companyName: company,
       jobTitle: company ? rng.pick(TITLES) : null,
-      birthday: rng.chance(0.3) ? `${rng.between(1950, 2000)}-${String(rng.between(1, 12)).padStart(2, '0')}-${String(rng.between(1, 28)).padStart(2, '0')}T11:59:00Z` : null,
+      birthday: rng.chance(0.3)
+        ? `${rng.between(1950, 2000)}-${String(rng.between(1, 12)).padStart(2, '0')}-${String(rng.between(1, 28)).padStart(2, '0')}T11:59:00Z`
+        : null,
       personalNotes: rng.chance(0.3) ? new TextGen(rng).sentence() : '',
     };
   }
@@ -226,7 +263,16 @@ export class ContactsService implements Service {
     for (const book of this.books.values()) {
       const rng = input.rng(`mailbox/${book.user.id}`);
       const text = new TextGen(rng);
-      const counts: MutationCounts = { account: book.user.id, service: this.name, added: 0, changed: 0, moved: 0, removed: 0, foldersAdded: 0, foldersRemoved: 0 };
+      const counts: MutationCounts = {
+        account: book.user.id,
+        service: this.name,
+        added: 0,
+        changed: 0,
+        moved: 0,
+        removed: 0,
+        foldersAdded: 0,
+        foldersRemoved: 0,
+      };
       // Folders removed first (with their child folders): their contacts count as removed.
       const userFolders = [...book.folders.values()].filter((f) => f !== book.root);
       for (let k = userFolders.length - 1; k > 0; k--) {
@@ -286,7 +332,8 @@ export class ContactsService implements Service {
 
   private path(book: Book, folder: FolderRecord): string {
     const parts: string[] = [];
-    for (let f: FolderRecord | undefined = folder; f; f = f === book.root ? undefined : book.folders.get(f.parentFolderId)) parts.unshift(f.displayName);
+    for (let f: FolderRecord | undefined = folder; f; f = f === book.root ? undefined : book.folders.get(f.parentFolderId))
+      parts.unshift(f.displayName);
     return parts.join('/');
   }
 
@@ -300,7 +347,9 @@ export class ContactsService implements Service {
         folder: this.path(book, this.folderOf(book, c)),
         displayName: c.displayName,
         emailAddresses: c.emailAddresses.map((e) => e.address),
-        sha256: createHash('sha256').update(JSON.stringify(this.canonical(c))).digest('hex'),
+        sha256: createHash('sha256')
+          .update(JSON.stringify(this.canonical(c)))
+          .digest('hex'),
       })),
     }));
   }
@@ -310,7 +359,15 @@ export class ContactsService implements Service {
    * folder (a property a client never sent reads back with its default, so it compares equal).
    */
   private canonical(c: ContactRecord): Record<string, unknown> {
-    const { '@odata.etag': _etag, id: _id, changeKey: _key, createdDateTime: _c, lastModifiedDateTime: _m, parentFolderId: _p, ...rest } = this.render(c);
+    const {
+      '@odata.etag': _etag,
+      id: _id,
+      changeKey: _key,
+      createdDateTime: _c,
+      lastModifiedDateTime: _m,
+      parentFolderId: _p,
+      ...rest
+    } = this.render(c);
     const emails = (rest['emailAddresses'] as EmailAddress[]).map((e) => ({ name: e.name, address: e.address.toLowerCase() }));
     return Object.fromEntries(Object.entries({ ...rest, emailAddresses: emails }).sort(([a], [b]) => a.localeCompare(b)));
   }
@@ -330,8 +387,18 @@ export class ContactsService implements Service {
   // ---- routes ---------------------------------------------------------------------------------
 
   routes(router: Router, _ctx: EmulatorContext): void {
-    const read = (kind: string) => ({ kind: `contacts.${kind}`, auth: 'graph' as const, permissions: READ, mailbox: (p: Record<string, string>) => p['user'] });
-    const write = (kind: string) => ({ kind: `contacts.${kind}`, auth: 'graph' as const, permissions: WRITE, mailbox: (p: Record<string, string>) => p['user'] });
+    const read = (kind: string) => ({
+      kind: `contacts.${kind}`,
+      auth: 'graph' as const,
+      permissions: READ,
+      mailbox: (p: Record<string, string>) => p['user'],
+    });
+    const write = (kind: string) => ({
+      kind: `contacts.${kind}`,
+      auth: 'graph' as const,
+      permissions: WRITE,
+      mailbox: (p: Record<string, string>) => p['user'],
+    });
 
     router.get(`${U}/contactFolders`, read('folders'), (req) => {
       const book = this.book(req);
@@ -342,14 +409,22 @@ export class ContactsService implements Service {
       return this.createFolder(req, book, book.root);
     });
     router.get(`${U}/contactFolders/:folder/childFolders`, read('folders'), (req) => this.folders(req, this.book(req), this.folder(req)));
-    router.post(`${U}/contactFolders/:folder/childFolders`, write('createFolder'), (req) => this.createFolder(req, this.book(req), this.folder(req)));
+    router.post(`${U}/contactFolders/:folder/childFolders`, write('createFolder'), (req) =>
+      this.createFolder(req, this.book(req), this.folder(req)),
+    );
     router.get(`${U}/contactFolders/:folder/contacts/delta`, read('delta'), (req) => this.delta(req, this.folder(req)));
     router.get(`${U}/contactFolders/:folder/contacts`, read('list'), (req) => this.list(req, this.book(req), this.folder(req)));
     router.post(`${U}/contactFolders/:folder/contacts`, write('create'), (req) => this.create(req, this.book(req), this.folder(req)));
     router.get(`${U}/contactFolders/:folder`, read('folder'), (req) => {
       const book = this.book(req);
       const folder = this.folder(req);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contactFolders/$entity`), ...project(this.renderFolder(folder), selectedFields(req.query)) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${book.user.id}')/contactFolders/$entity`),
+          ...project(this.renderFolder(folder), selectedFields(req.query)),
+        },
+      };
     });
 
     // The default folder's contacts (`/contacts/delta` is the shortcut for its delta).
@@ -365,14 +440,23 @@ export class ContactsService implements Service {
     router.get(`${U}/contacts/:id`, read('contact'), (req) => {
       const book = this.book(req);
       const contact = this.contact(book, req);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contacts/$entity`), ...project(this.render(contact), selectedFields(req.query)) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${book.user.id}')/contacts/$entity`),
+          ...project(this.render(contact), selectedFields(req.query)),
+        },
+      };
     });
     router.patch(`${U}/contacts/:id`, write('update'), (req) => {
       const book = this.book(req);
       const contact = this.contact(book, req);
       this.apply(contact, parseJson(req));
       this.touch(book, contact);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contacts/$entity`), ...this.render(contact) } };
+      return {
+        status: 200,
+        body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contacts/$entity`), ...this.render(contact) },
+      };
     });
     router.delete(`${U}/contacts/:id`, write('delete'), (req) => {
       const book = this.book(req);
@@ -387,7 +471,11 @@ export class ContactsService implements Service {
     const key = req.params['user'] ?? '';
     const user = this.directory.user(key);
     if (!user) {
-      throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+      throw new GraphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     }
     const book = this.books.get(user.id);
     if (!book) {
@@ -467,7 +555,12 @@ export class ContactsService implements Service {
    * Outlook's list paging: `$top` (or `Prefer: odata.maxpagesize`) sets the page, and the next
    * link repeats the query with `$skip` (Outlook lists page with `$skip`, not a skip token).
    */
-  private page<T>(req: EmulatorRequest, items: readonly T[], render: (item: T) => Record<string, unknown>, context: string): EmulatorResponse {
+  private page<T>(
+    req: EmulatorRequest,
+    items: readonly T[],
+    render: (item: T) => Record<string, unknown>,
+    context: string,
+  ): EmulatorResponse {
     const ps = pageSize(req, DEFAULT_PAGE, MAX_PAGE);
     const skipRaw = req.query.get('$skip');
     const skip = skipRaw === null ? 0 : Number(skipRaw);
@@ -487,23 +580,31 @@ export class ContactsService implements Service {
 
   private folders(req: EmulatorRequest, book: Book, parent: FolderRecord): EmulatorResponse {
     const children = [...book.folders.values()].filter((f) => f !== book.root && f.parentFolderId === parent.id);
-    const context = parent === book.root ? `users('${book.user.id}')/contactFolders` : `users('${book.user.id}')/contactFolders('${parent.id}')/childFolders`;
+    const context =
+      parent === book.root
+        ? `users('${book.user.id}')/contactFolders`
+        : `users('${book.user.id}')/contactFolders('${parent.id}')/childFolders`;
     return this.page(req, children, (f) => this.renderFolder(f), context);
   }
 
   private createFolder(req: EmulatorRequest, book: Book, parent: FolderRecord): EmulatorResponse {
     const body = parseJson<{ displayName?: unknown }>(req);
-    if (typeof body.displayName !== 'string' || !body.displayName.trim()) throw new GraphError(400, 'ErrorInvalidRequest', 'A contact folder needs a displayName.');
+    if (typeof body.displayName !== 'string' || !body.displayName.trim())
+      throw new GraphError(400, 'ErrorInvalidRequest', 'A contact folder needs a displayName.');
     const name = body.displayName;
     if ([...book.folders.values()].some((f) => f.parentFolderId === parent.id && f.displayName.toLowerCase() === name.toLowerCase())) {
       throw new GraphError(409, 'ErrorFolderExists', 'A folder with the specified name already exists.');
     }
     const folder = this.addFolder(book, name, parent.id);
-    return { status: 201, body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contactFolders/$entity`), ...this.renderFolder(folder) } };
+    return {
+      status: 201,
+      body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contactFolders/$entity`), ...this.renderFolder(folder) },
+    };
   }
 
   private list(req: EmulatorRequest, book: Book, folder: FolderRecord): EmulatorResponse {
-    const context = folder === book.root ? `users('${book.user.id}')/contacts` : `users('${book.user.id}')/contactFolders('${folder.id}')/contacts`;
+    const context =
+      folder === book.root ? `users('${book.user.id}')/contacts` : `users('${book.user.id}')/contactFolders('${folder.id}')/contacts`;
     return this.page(req, [...folder.log.values()], (c) => this.render(c), context);
   }
 
@@ -530,7 +631,10 @@ export class ContactsService implements Service {
     this.apply(contact, body);
     if (!contact.displayName) contact.displayName = [contact.givenName, contact.surname].filter(Boolean).join(' ');
     this.store(book, contact);
-    return { status: 201, body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contacts/$entity`), ...this.render(contact) } };
+    return {
+      status: 201,
+      body: { '@odata.context': contextUrl(req, `users('${book.user.id}')/contacts/$entity`), ...this.render(contact) },
+    };
   }
 
   /** Copies the writable properties a client sent. */
@@ -546,7 +650,10 @@ export class ContactsService implements Service {
     if ('personalNotes' in body) c.personalNotes = String(body['personalNotes'] ?? '');
     if (Array.isArray(body['businessPhones'])) c.businessPhones = (body['businessPhones'] as unknown[]).map(String);
     if (Array.isArray(body['emailAddresses'])) {
-      c.emailAddresses = (body['emailAddresses'] as Partial<EmailAddress>[]).map((e) => ({ name: String(e.name ?? e.address ?? ''), address: String(e.address ?? '') }));
+      c.emailAddresses = (body['emailAddresses'] as Partial<EmailAddress>[]).map((e) => ({
+        name: String(e.name ?? e.address ?? ''),
+        address: String(e.address ?? ''),
+      }));
     }
     for (const key of EXTRA) if (key in body) (c.extra ??= {})[key] = body[key];
   }
@@ -576,7 +683,11 @@ export class ContactsService implements Service {
     } catch (err) {
       if (err instanceof ExpiredDeltaToken) {
         // Exchange's answer to a sync state it no longer has.
-        throw new GraphError(410, 'SyncStateNotFound', `The sync state generation is not found; generation=${folder.log.epoch - 1};[highest=${folder.log.epoch}].`);
+        throw new GraphError(
+          410,
+          'SyncStateNotFound',
+          `The sync state generation is not found; generation=${folder.log.epoch - 1};[highest=${folder.log.epoch}].`,
+        );
       }
       throw err;
     }

@@ -30,7 +30,11 @@ async function failure(promise: Promise<unknown>): Promise<{ statusCode: number;
   throw new Error('expected the call to fail');
 }
 
-async function readAll(url: string, maxPageSize?: number, c: Client = client): Promise<{ items: Record<string, unknown>[]; pages: Page[] }> {
+async function readAll(
+  url: string,
+  maxPageSize?: number,
+  c: Client = client,
+): Promise<{ items: Record<string, unknown>[]; pages: Page[] }> {
   const items: Record<string, unknown>[] = [];
   const pages: Page[] = [];
   let next: string | undefined = url;
@@ -46,7 +50,9 @@ async function readAll(url: string, maxPageSize?: number, c: Client = client): P
 }
 
 function keys(o: Record<string, unknown>): string[] {
-  return Object.keys(o).filter((k) => !k.startsWith('@')).sort();
+  return Object.keys(o)
+    .filter((k) => !k.startsWith('@'))
+    .sort();
 }
 
 beforeAll(async () => {
@@ -81,9 +87,19 @@ describe('users', () => {
     const first = (await client.api('/users').get()) as Page;
     expect(first.value.length).toBe(100);
     expect(first['@odata.nextLink']).toMatch(/\/v1\.0\/users\?%24skiptoken=/);
-    expect(keys(first.value[0] as Record<string, unknown>)).toEqual(
-      ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName'],
-    );
+    expect(keys(first.value[0] as Record<string, unknown>)).toEqual([
+      'businessPhones',
+      'displayName',
+      'givenName',
+      'id',
+      'jobTitle',
+      'mail',
+      'mobilePhone',
+      'officeLocation',
+      'preferredLanguage',
+      'surname',
+      'userPrincipalName',
+    ]);
     const { items, pages } = await readAll('/users');
     expect(pages.length).toBe(2);
     expect(items.length).toBe(total);
@@ -138,14 +154,18 @@ describe('users', () => {
     const err = await failure(noRetry.api('/users/nobody@contoso.onmicrosoft.com').get());
     expect(err.statusCode).toBe(404);
     expect(err.code).toBe('Request_ResourceNotFound');
-    expect(err.message).toBe("Resource 'nobody@contoso.onmicrosoft.com' does not exist or one of its queried reference-property objects are not present.");
+    expect(err.message).toBe(
+      "Resource 'nobody@contoso.onmicrosoft.com' does not exist or one of its queried reference-property objects are not present.",
+    );
   });
 
   it('lists license details: E3 for a licensed user, none for the unlicensed and shared ones', async () => {
     const l = (await client.api(`/users/${licensed.id}/licenseDetails`).get()) as Page;
     expect(l.value.length).toBe(1);
     expect(l.value[0]?.['skuPartNumber']).toBe('SPE_E3');
-    expect((l.value[0]?.['servicePlans'] as { servicePlanName: string }[]).map((p) => p.servicePlanName)).toContain('EXCHANGE_S_ENTERPRISE');
+    expect((l.value[0]?.['servicePlans'] as { servicePlanName: string }[]).map((p) => p.servicePlanName)).toContain(
+      'EXCHANGE_S_ENTERPRISE',
+    );
     for (const u of [unlicensed, shared]) expect(((await client.api(`/users/${u.id}/licenseDetails`).get()) as Page).value).toEqual([]);
   });
 
@@ -167,7 +187,9 @@ describe('users', () => {
       emulator.directory.app.grantedRoles = granted;
     }
     // Without MailboxSettings.Read, Exchange refuses.
-    const denied = await failure(graphClientWithoutRetry(emulator, msalClient(emulator)).api(`/users/${licensed.id}/mailboxSettings`).get());
+    const denied = await failure(
+      graphClientWithoutRetry(emulator, msalClient(emulator)).api(`/users/${licensed.id}/mailboxSettings`).get(),
+    );
     expect(denied.statusCode).toBe(403);
     expect(denied.code).toBe('ErrorAccessDenied');
   });
@@ -188,7 +210,9 @@ describe('groups', () => {
     expect(items.map((g) => g['id'])).toEqual(all.map((g) => g.id));
     const unified = await readAll(`/groups?$filter=${encodeURIComponent("groupTypes/any(c:c eq 'Unified')")}`);
     expect(unified.items.length).toBe(all.length);
-    const teams = await readAll(`/groups?$filter=${encodeURIComponent("resourceProvisioningOptions/Any(x:x eq 'Team')")}&$select=id,displayName,resourceProvisioningOptions`);
+    const teams = await readAll(
+      `/groups?$filter=${encodeURIComponent("resourceProvisioningOptions/Any(x:x eq 'Team')")}&$select=id,displayName,resourceProvisioningOptions`,
+    );
     expect(teams.items.length).toBe(2);
     for (const t of teams.items) {
       expect(keys(t)).toEqual(['displayName', 'id', 'resourceProvisioningOptions']);
@@ -228,7 +252,9 @@ describe('organization', () => {
     const org = (await client.api('/organization').get()) as Page;
     expect(org.value.length).toBe(1);
     expect(org.value[0]?.['id']).toBe(emulator.connection.tenantId);
-    expect(org.value[0]?.['verifiedDomains']).toEqual([expect.objectContaining({ name: emulator.directory.domain, isDefault: true, isInitial: true })]);
+    expect(org.value[0]?.['verifiedDomains']).toEqual([
+      expect.objectContaining({ name: emulator.directory.domain, isDefault: true, isInitial: true }),
+    ]);
     const skus = (await client.api('/subscribedSkus').get()) as Page;
     expect(skus.value.map((s) => s['skuPartNumber'])).toEqual(['SPE_E3']);
     expect(skus.value[0]?.['consumedUnits']).toBe([...emulator.directory.users.values()].filter((u) => u.assignedLicenses.length).length);
@@ -239,7 +265,11 @@ describe('errors and faults', () => {
   it('refuses an app without directory permissions with Authorization_RequestDenied', async () => {
     const granted = emulator.directory.app.grantedRoles;
     try {
-      emulator.directory.app.grantedRoles = new Set(ALL_APPLICATION_PERMISSIONS.filter((p) => !['User.Read.All', 'Directory.Read.All', 'Group.Read.All', 'GroupMember.Read.All'].includes(p)));
+      emulator.directory.app.grantedRoles = new Set(
+        ALL_APPLICATION_PERMISSIONS.filter(
+          (p) => !['User.Read.All', 'Directory.Read.All', 'Group.Read.All', 'GroupMember.Read.All'].includes(p),
+        ),
+      );
       const c = graphClientWithoutRetry(emulator, msalClient(emulator));
       for (const path of ['/users', `/groups/${[...emulator.directory.groups.keys()][0] ?? ''}/members`, '/organization']) {
         const err = await failure(c.api(path).get());
@@ -262,7 +292,14 @@ describe('errors and faults', () => {
     expect(page.value.length).toBe(5);
     expect(emulator.faults.fired[0]).toBe(1);
     emulator.faults.clear();
-    emulator.faults.add({ kind: 'error', routeKind: 'directory.user', path: licensed.id, status: 500, code: 'generalException', message: 'boom' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'directory.user',
+      path: licensed.id,
+      status: 500,
+      code: 'generalException',
+      message: 'boom',
+    });
     const always = await failure(noRetry.api(`/users/${licensed.id}`).get());
     expect(always.statusCode).toBe(500);
     expect(((await client.api(`/users/${shared.id}`).get()) as { id: string }).id).toBe(shared.id);
@@ -276,7 +313,10 @@ describe('errors and faults', () => {
   });
 
   it('exports users and groups with their members', () => {
-    const ex = emulator.export()['directory'] as { users: { id: string; mailboxType: string }[]; groups: { id: string; members: string[] }[] };
+    const ex = emulator.export()['directory'] as {
+      users: { id: string; mailboxType: string }[];
+      groups: { id: string; members: string[] }[];
+    };
     expect(ex.users.length).toBe(emulator.directory.users.size);
     expect(ex.users.filter((u) => u.mailboxType === 'shared').length).toBe(2);
     expect(ex.groups.map((g) => g.members.length)).toEqual([...emulator.directory.groups.values()].map((g) => g.members.length));

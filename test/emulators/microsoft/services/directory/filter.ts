@@ -31,7 +31,11 @@ function invalid(detail: string): GraphError {
 }
 
 function unsupported(prop: string, resource: string): GraphError {
-  return new GraphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${prop}' of resource '${resource}'.`);
+  return new GraphError(
+    400,
+    'Request_UnsupportedQuery',
+    `Unsupported or invalid query filter clause specified for property '${prop}' of resource '${resource}'.`,
+  );
 }
 
 function tokenize(text: string): Token[] {

@@ -14,7 +14,13 @@ import { compileFilter } from './filter.ts';
 import type { FilterSchema, Predicate } from './filter.ts';
 
 const USER_READ = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'] as const;
-const GROUP_READ = ['Group.Read.All', 'Group.ReadWrite.All', 'GroupMember.Read.All', 'Directory.Read.All', 'Directory.ReadWrite.All'] as const;
+const GROUP_READ = [
+  'Group.Read.All',
+  'Group.ReadWrite.All',
+  'GroupMember.Read.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+] as const;
 const ORG_READ = ['Organization.Read.All', 'Organization.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'] as const;
 /** Exchange's permissions for `/users/{id}/mailboxSettings`. */
 const MAILBOX_SETTINGS_READ = ['MailboxSettings.Read', 'MailboxSettings.ReadWrite'] as const;
@@ -24,16 +30,63 @@ const DEFAULT_PAGE = 100;
 const MAX_PAGE = 999;
 
 /** What `GET /users` returns without `$select` (Graph v1.0's default user property set). */
-const USER_DEFAULT = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
+const USER_DEFAULT = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
+];
 const USER_FIELDS = new Set([
-  ...USER_DEFAULT, 'accountEnabled', 'userType', 'createdDateTime', 'assignedLicenses', 'assignedPlans', 'mailNickname', 'proxyAddresses',
-  'usageLocation', 'otherMails', 'department', 'companyName', 'onPremisesSyncEnabled', 'deletedDateTime', 'employeeId',
+  ...USER_DEFAULT,
+  'accountEnabled',
+  'userType',
+  'createdDateTime',
+  'assignedLicenses',
+  'assignedPlans',
+  'mailNickname',
+  'proxyAddresses',
+  'usageLocation',
+  'otherMails',
+  'department',
+  'companyName',
+  'onPremisesSyncEnabled',
+  'deletedDateTime',
+  'employeeId',
 ]);
 const GROUP_FIELDS = new Set([
-  'id', 'deletedDateTime', 'classification', 'createdDateTime', 'creationOptions', 'description', 'displayName', 'expirationDateTime', 'groupTypes',
-  'isAssignableToRole', 'mail', 'mailEnabled', 'mailNickname', 'membershipRule', 'membershipRuleProcessingState', 'onPremisesSyncEnabled',
-  'preferredDataLocation', 'preferredLanguage', 'proxyAddresses', 'renewedDateTime', 'resourceBehaviorOptions', 'resourceProvisioningOptions',
-  'securityEnabled', 'securityIdentifier', 'theme', 'visibility',
+  'id',
+  'deletedDateTime',
+  'classification',
+  'createdDateTime',
+  'creationOptions',
+  'description',
+  'displayName',
+  'expirationDateTime',
+  'groupTypes',
+  'isAssignableToRole',
+  'mail',
+  'mailEnabled',
+  'mailNickname',
+  'membershipRule',
+  'membershipRuleProcessingState',
+  'onPremisesSyncEnabled',
+  'preferredDataLocation',
+  'preferredLanguage',
+  'proxyAddresses',
+  'renewedDateTime',
+  'resourceBehaviorOptions',
+  'resourceProvisioningOptions',
+  'securityEnabled',
+  'securityIdentifier',
+  'theme',
+  'visibility',
 ]);
 
 const USER_FILTER: FilterSchema<User> = {
@@ -85,15 +138,29 @@ interface PageToken {
 
 /** Entra's answer for an id that resolves to nothing. */
 export function resourceNotFound(id: string): GraphError {
-  return new GraphError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+  return new GraphError(
+    404,
+    'Request_ResourceNotFound',
+    `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+  );
 }
 
 function selection(raw: string | null | undefined, allowed: Set<string>, type: string): Set<string> | undefined {
   if (!raw) return undefined;
-  const fields = new Set(raw.split(',').map((s) => s.trim()).filter(Boolean));
+  const fields = new Set(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   for (const f of fields) {
     // Entra's wording (the directory type name is the old AAD one).
-    if (!allowed.has(f)) throw new GraphError(400, 'Request_BadRequest', `Could not find a property named '${f}' on type 'Microsoft.DirectoryServices.${type}'.`);
+    if (!allowed.has(f))
+      throw new GraphError(
+        400,
+        'Request_BadRequest',
+        `Could not find a property named '${f}' on type 'Microsoft.DirectoryServices.${type}'.`,
+      );
   }
   return fields;
 }
@@ -108,7 +175,10 @@ function pick(entity: Record<string, unknown>, fields: Iterable<string>): Record
 function refuseUnsupported(req: EmulatorRequest, resource: string): void {
   for (const option of ['$orderby', '$search', '$count', '$expand', '$skip']) {
     if (req.query.has(option)) {
-      const detail = option === '$skip' ? `'${option}' is not supported by the service.` : `The query option '${option}' is not supported for resource '${resource}' by this emulator.`;
+      const detail =
+        option === '$skip'
+          ? `'${option}' is not supported by the service.`
+          : `The query option '${option}' is not supported for resource '${resource}' by this emulator.`;
       throw new GraphError(400, 'Request_UnsupportedQuery', detail);
     }
   }
@@ -191,7 +261,14 @@ export class DirectoryService implements Service {
       deletedDateTime: null,
       assignedLicenses: u.assignedLicenses,
       assignedPlans: u.assignedLicenses.length
-        ? this.dir.skus.flatMap((s) => s.servicePlans.map((p) => ({ assignedDateTime: u.createdDateTime, capabilityStatus: 'Enabled', service: p.servicePlanName, servicePlanId: p.servicePlanId })))
+        ? this.dir.skus.flatMap((s) =>
+            s.servicePlans.map((p) => ({
+              assignedDateTime: u.createdDateTime,
+              capabilityStatus: 'Enabled',
+              service: p.servicePlanName,
+              servicePlanId: p.servicePlanId,
+            })),
+          )
         : [],
       mailNickname: local,
       proxyAddresses: u.mail ? [`SMTP:${u.mail}`] : [],
@@ -266,21 +343,37 @@ export class DirectoryService implements Service {
   private page<T>(
     req: EmulatorRequest,
     all: () => Iterable<T>,
-    options: { context: string; schema?: FilterSchema<T>; fields: Set<string>; type: string; render: (item: T, fields: Set<string> | undefined) => Record<string, unknown> },
+    options: {
+      context: string;
+      schema?: FilterSchema<T>;
+      fields: Set<string>;
+      type: string;
+      render: (item: T, fields: Set<string> | undefined) => Record<string, unknown>;
+    },
   ): EmulatorResponse {
     const skip = req.query.get('$skiptoken');
     const headers: Record<string, string> = {};
     let token: PageToken;
     if (skip) {
       token = decodeToken<PageToken>(skip);
-      if (typeof token.o !== 'number' || typeof token.n !== 'number') throw new GraphError(400, 'Request_BadRequest', 'The specified page token value has expired and can no longer be included in your request.');
+      if (typeof token.o !== 'number' || typeof token.n !== 'number')
+        throw new GraphError(
+          400,
+          'Request_BadRequest',
+          'The specified page token value has expired and can no longer be included in your request.',
+        );
     } else {
       refuseUnsupported(req, options.type);
       const top = req.query.get('$top');
       let n = DEFAULT_PAGE;
       if (top !== null) {
         n = Number(top);
-        if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw new GraphError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${top}'. Must be between 1 and ${MAX_PAGE} inclusive.`);
+        if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE)
+          throw new GraphError(
+            400,
+            'Request_UnsupportedQuery',
+            `Invalid page size specified: '${top}'. Must be between 1 and ${MAX_PAGE} inclusive.`,
+          );
       }
       const m = /odata\.maxpagesize=(\d+)/i.exec(req.headers['prefer'] ?? '');
       if (m?.[1]) {
@@ -294,7 +387,8 @@ export class DirectoryService implements Service {
     const fields = selection(token.s, options.fields, options.type);
     let predicate: Predicate<T> | undefined;
     if (token.f) {
-      if (!options.schema) throw new GraphError(400, 'Request_UnsupportedQuery', `The query option '$filter' is not supported for this collection.`);
+      if (!options.schema)
+        throw new GraphError(400, 'Request_UnsupportedQuery', `The query option '$filter' is not supported for this collection.`);
       predicate = compileFilter(token.f, options.schema);
     }
     const value: Record<string, unknown>[] = [];
@@ -310,7 +404,8 @@ export class DirectoryService implements Service {
       value.push(options.render(item, fields));
     }
     const body: Record<string, unknown> = { '@odata.context': contextUrl(req, options.context), value };
-    if (more) body['@odata.nextLink'] = link(req, req.path, { $skiptoken: encodeToken({ ...token, o: token.o + token.n } satisfies PageToken) });
+    if (more)
+      body['@odata.nextLink'] = link(req, req.path, { $skiptoken: encodeToken({ ...token, o: token.o + token.n } satisfies PageToken) });
     return { status: 200, headers, body };
   }
 
@@ -319,12 +414,30 @@ export class DirectoryService implements Service {
 
   routes(router: Router, ctx: EmulatorContext): void {
     void ctx;
-    const users = (kind: string): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({ kind: `directory.${kind}`, auth: 'graph', permissions: USER_READ });
-    const groups = (kind: string): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({ kind: `directory.${kind}`, auth: 'graph', permissions: GROUP_READ });
-    const org = (kind: string): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({ kind: `directory.${kind}`, auth: 'graph', permissions: ORG_READ });
+    const users = (kind: string): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({
+      kind: `directory.${kind}`,
+      auth: 'graph',
+      permissions: USER_READ,
+    });
+    const groups = (kind: string): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({
+      kind: `directory.${kind}`,
+      auth: 'graph',
+      permissions: GROUP_READ,
+    });
+    const org = (kind: string): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({
+      kind: `directory.${kind}`,
+      auth: 'graph',
+      permissions: ORG_READ,
+    });
 
     router.get('/v1.0/users', users('users'), (req) =>
-      this.page(req, () => this.dir.users.values(), { context: 'users', schema: USER_FILTER, fields: USER_FIELDS, type: 'User', render: (u, f) => this.renderUser(u, f) }),
+      this.page(req, () => this.dir.users.values(), {
+        context: 'users',
+        schema: USER_FILTER,
+        fields: USER_FIELDS,
+        type: 'User',
+        render: (u, f) => this.renderUser(u, f),
+      }),
     );
     router.get('/v1.0/users/:user/licenseDetails', users('licenseDetails'), (req) => {
       const u = this.user(req.params['user'] as string);
@@ -335,44 +448,57 @@ export class DirectoryService implements Service {
           id: Buffer.from(`${u.id}:${l.skuId}`).toString('base64url'),
           skuId: l.skuId,
           skuPartNumber: sku?.skuPartNumber ?? null,
-          servicePlans: (sku?.servicePlans ?? []).map((p) => ({ ...p, provisioningStatus: l.disabledPlans.includes(p.servicePlanId) ? 'Disabled' : p.provisioningStatus })),
+          servicePlans: (sku?.servicePlans ?? []).map((p) => ({
+            ...p,
+            provisioningStatus: l.disabledPlans.includes(p.servicePlanId) ? 'Disabled' : p.provisioningStatus,
+          })),
         };
       });
       return { status: 200, body: { '@odata.context': contextUrl(req, `users('${u.id}')/licenseDetails`), value } };
     });
     // Served by Exchange: its 403 and 404 wording, not Entra's. `userPurpose` is how Graph tells
     // a user mailbox from a shared one; a user without a mailbox gets MailboxNotEnabledForRESTAPI.
-    router.get('/v1.0/users/:user/mailboxSettings', { kind: 'directory.mailboxSettings', auth: 'graph', mailbox: (p) => p['user'] }, (req) => {
-      if (!MAILBOX_SETTINGS_READ.some((p) => req.app?.roles.has(p))) throw new GraphError(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
-      const u = this.user(req.params['user'] as string);
-      if (u.mailboxType === 'none') throw new GraphError(404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
-      const body: Record<string, unknown> = {
-        '@odata.context': contextUrl(req, `users('${u.id}')/mailboxSettings`),
-        archiveFolder: Buffer.from(`${u.id}/archive`).toString('base64url'),
-        timeZone: 'UTC',
-        delegateMeetingMessageDeliveryOptions: 'sendToDelegateOnly',
-        dateFormat: 'M/d/yyyy',
-        timeFormat: 'h:mm tt',
-        userPurpose: u.mailboxType === 'shared' ? 'shared' : 'user',
-        automaticRepliesSetting: {
-          status: 'disabled',
-          externalAudience: 'all',
-          internalReplyMessage: '',
-          externalReplyMessage: '',
-          scheduledStartDateTime: { dateTime: '2024-01-01T00:00:00.0000000', timeZone: 'UTC' },
-          scheduledEndDateTime: { dateTime: '2024-01-02T00:00:00.0000000', timeZone: 'UTC' },
-        },
-        language: { locale: 'en-US', displayName: 'English (United States)' },
-        workingHours: {
-          daysOfWeek: ['monday', 'tuesday', 'wednesday', 'thursday', 'friday'],
-          startTime: '08:00:00.0000000',
-          endTime: '17:00:00.0000000',
-          timeZone: { name: 'UTC' },
-        },
-      };
-      const fields = selection(req.query.get('$select'), new Set(Object.keys(body).filter((k) => !k.startsWith('@'))), 'MailboxSettings');
-      return { status: 200, body: fields ? { '@odata.context': body['@odata.context'], ...pick(body, fields) } : body };
-    });
+    router.get(
+      '/v1.0/users/:user/mailboxSettings',
+      { kind: 'directory.mailboxSettings', auth: 'graph', mailbox: (p) => p['user'] },
+      (req) => {
+        if (!MAILBOX_SETTINGS_READ.some((p) => req.app?.roles.has(p)))
+          throw new GraphError(403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
+        const u = this.user(req.params['user'] as string);
+        if (u.mailboxType === 'none')
+          throw new GraphError(
+            404,
+            'MailboxNotEnabledForRESTAPI',
+            'The mailbox is either inactive, soft-deleted, or is hosted on-premise.',
+          );
+        const body: Record<string, unknown> = {
+          '@odata.context': contextUrl(req, `users('${u.id}')/mailboxSettings`),
+          archiveFolder: Buffer.from(`${u.id}/archive`).toString('base64url'),
+          timeZone: 'UTC',
+          delegateMeetingMessageDeliveryOptions: 'sendToDelegateOnly',
+          dateFormat: 'M/d/yyyy',
+          timeFormat: 'h:mm tt',
+          userPurpose: u.mailboxType === 'shared' ? 'shared' : 'user',
+          automaticRepliesSetting: {
+            status: 'disabled',
+            externalAudience: 'all',
+            internalReplyMessage: '',
+            externalReplyMessage: '',
+            scheduledStartDateTime: { dateTime: '2024-01-01T00:00:00.0000000', timeZone: 'UTC' },
+            scheduledEndDateTime: { dateTime: '2024-01-02T00:00:00.0000000', timeZone: 'UTC' },
+          },
+          language: { locale: 'en-US', displayName: 'English (United States)' },
+          workingHours: {
+            daysOfWeek: ['monday', 'tuesday', 'wednesday', 'thursday', 'friday'],
+            startTime: '08:00:00.0000000',
+            endTime: '17:00:00.0000000',
+            timeZone: { name: 'UTC' },
+          },
+        };
+        const fields = selection(req.query.get('$select'), new Set(Object.keys(body).filter((k) => !k.startsWith('@'))), 'MailboxSettings');
+        return { status: 200, body: fields ? { '@odata.context': body['@odata.context'], ...pick(body, fields) } : body };
+      },
+    );
     router.get('/v1.0/users/:user/memberOf', users('memberOf'), (req) => {
       const u = this.user(req.params['user'] as string);
       return this.page(req, () => this.memberOf.get(u.id) ?? [], {
@@ -385,22 +511,41 @@ export class DirectoryService implements Service {
     router.get('/v1.0/users/:user', users('user'), (req) => {
       const u = this.user(req.params['user'] as string);
       const fields = selection(req.query.get('$select'), USER_FIELDS, 'User');
-      return { status: 200, body: { '@odata.context': contextUrl(req, fields ? `users(${[...fields].join(',')})/$entity` : 'users/$entity'), ...this.renderUser(u, fields) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, fields ? `users(${[...fields].join(',')})/$entity` : 'users/$entity'),
+          ...this.renderUser(u, fields),
+        },
+      };
     });
 
     router.get('/v1.0/groups', groups('groups'), (req) =>
-      this.page(req, () => this.dir.groups.values(), { context: 'groups', schema: GROUP_FILTER, fields: GROUP_FIELDS, type: 'Group', render: (g, f) => this.renderGroup(g, f) }),
+      this.page(req, () => this.dir.groups.values(), {
+        context: 'groups',
+        schema: GROUP_FILTER,
+        fields: GROUP_FIELDS,
+        type: 'Group',
+        render: (g, f) => this.renderGroup(g, f),
+      }),
     );
     const memberList = (kind: string, ids: (g: Group) => string[]): void => {
       router.get(`/v1.0/groups/:group/${kind}`, groups(kind), (req) => {
         const g = this.group(req.params['group'] as string);
-        return this.page(req, () => ids(g).map((id) => this.dir.users.get(id)).filter((u): u is User => !!u), {
-          context: 'directoryObjects',
-          fields: USER_FIELDS,
-          type: 'DirectoryObject',
-          schema: USER_FILTER,
-          render: (u, f) => ({ '@odata.type': '#microsoft.graph.user', ...this.renderUser(u, f) }),
-        });
+        return this.page(
+          req,
+          () =>
+            ids(g)
+              .map((id) => this.dir.users.get(id))
+              .filter((u): u is User => !!u),
+          {
+            context: 'directoryObjects',
+            fields: USER_FIELDS,
+            type: 'DirectoryObject',
+            schema: USER_FILTER,
+            render: (u, f) => ({ '@odata.type': '#microsoft.graph.user', ...this.renderUser(u, f) }),
+          },
+        );
       });
     };
     memberList('members', (g) => g.members);
@@ -427,11 +572,23 @@ export class DirectoryService implements Service {
         tenantType: 'AAD',
         onPremisesSyncEnabled: null,
         preferredLanguage: 'en',
-        assignedPlans: d.skus.flatMap((s) => s.servicePlans.map((p) => ({ assignedDateTime: '2023-01-10T00:00:00Z', capabilityStatus: 'Enabled', service: p.servicePlanName, servicePlanId: p.servicePlanId }))),
-        verifiedDomains: [{ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: true, isInitial: true, name: d.domain, type: 'Managed' }],
+        assignedPlans: d.skus.flatMap((s) =>
+          s.servicePlans.map((p) => ({
+            assignedDateTime: '2023-01-10T00:00:00Z',
+            capabilityStatus: 'Enabled',
+            service: p.servicePlanName,
+            servicePlanId: p.servicePlanId,
+          })),
+        ),
+        verifiedDomains: [
+          { capabilities: 'Email, OfficeCommunicationsOnline', isDefault: true, isInitial: true, name: d.domain, type: 'Managed' },
+        ],
       };
       const fields = selection(req.query.get('$select'), new Set(Object.keys(org)), 'Organization');
-      return { status: 200, body: { '@odata.context': contextUrl(req, 'organization'), value: [fields ? pick(org, ['id', ...fields]) : org] } };
+      return {
+        status: 200,
+        body: { '@odata.context': contextUrl(req, 'organization'), value: [fields ? pick(org, ['id', ...fields]) : org] },
+      };
     });
     router.get('/v1.0/subscribedSkus', org('subscribedSkus'), (req) => {
       const d = this.dir;

@@ -45,7 +45,16 @@ let unlicensed: User;
 let driveId: string;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ tenant: { users: 2, unlicensedUsers: 1, sharedMailboxes: 0, sites: 2, items: { files: 30, siteFiles: 12 }, sizes: { fileMedianBytes: 8 * 1024, maxBytes: 256 * 1024 } } });
+  emulator = await startEmulator({
+    tenant: {
+      users: 2,
+      unlicensedUsers: 1,
+      sharedMailboxes: 0,
+      sites: 2,
+      items: { files: 30, siteFiles: 12 },
+      sizes: { fileMedianBytes: 8 * 1024, maxBytes: 256 * 1024 },
+    },
+  });
   client = graphClient(emulator);
   const users = [...emulator.directory.users.values()];
   user = users.find((u) => u.hasDrive) as User;
@@ -134,14 +143,24 @@ describe('QuickXorHash', () => {
     };
     expect(quickXorHash(data)).toBe(reference(data));
     expect(quickXorHash(big)).toBe(reference(big));
-    const chunked = new QuickXorHash().update(big.subarray(0, 7)).update(big.subarray(7, 500)).update(big.subarray(500)).digest().toString('base64');
+    const chunked = new QuickXorHash()
+      .update(big.subarray(0, 7))
+      .update(big.subarray(7, 500))
+      .update(big.subarray(500))
+      .digest()
+      .toString('base64');
     expect(chunked).toBe(reference(big));
   });
 });
 
 describe('drive discovery', () => {
   it("serves a licensed user's OneDrive by upn and id, and its drives collection", async () => {
-    const drive = (await client.api(`/users/${user.id}/drive`).get()) as { id: string; driveType: string; owner: { user: { id: string } }; quota: { used: number } };
+    const drive = (await client.api(`/users/${user.id}/drive`).get()) as {
+      id: string;
+      driveType: string;
+      owner: { user: { id: string } };
+      quota: { used: number };
+    };
     expect(drive.id).toBe(driveId);
     expect(drive.id).toMatch(/^b!/);
     expect(drive.driveType).toBe('business');
@@ -230,7 +249,10 @@ describe('items', () => {
     expect(ranged.status).toBe(206);
     expect(ranged.headers.get('content-range')).toBe(`bytes 10-49/${file.size}`);
     expect(Buffer.from(await ranged.arrayBuffer()).equals(bytes.subarray(10, 50))).toBe(true);
-    const byPath = await client.api(`/drives/${driveId}/root:${file.path}:/content`).responseType(ResponseType.ARRAYBUFFER).get() as ArrayBuffer;
+    const byPath = (await client
+      .api(`/drives/${driveId}/root:${file.path}:/content`)
+      .responseType(ResponseType.ARRAYBUFFER)
+      .get()) as ArrayBuffer;
     expect(sha256(Buffer.from(byPath))).toBe(file.sha256);
     emulator.expireDownloadUrls();
     const expired = await fetch(location);
@@ -241,7 +263,10 @@ describe('items', () => {
 
   it('lists sharing permissions of an item', async () => {
     const file = exported().items.find((i) => !i.folder) as ExportedDrive['items'][number];
-    const perms = (await client.api(`/drives/${driveId}/items/${file.id}/permissions`).get()) as Page<{ roles: string[]; grantedToV2?: { user?: { id: string } } }>;
+    const perms = (await client.api(`/drives/${driveId}/items/${file.id}/permissions`).get()) as Page<{
+      roles: string[];
+      grantedToV2?: { user?: { id: string } };
+    }>;
     expect(perms.value.length).toBeGreaterThan(0);
     expect(perms.value[0]?.roles).toEqual(['owner']);
     expect(perms.value[0]?.grantedToV2?.user?.id).toBe(user.id);
@@ -285,7 +310,12 @@ describe('delta', () => {
     const sites = (await all<{ id: string }>('/sites?search=*')).items.map((x) => x.id).sort();
     const accounts = counts.filter((c) => c.service === 'drive').map((c) => c.account);
     expect(accounts.filter((a) => a.includes('.sharepoint.com,')).sort()).toEqual(sites);
-    expect(accounts.filter((a) => !a.includes('.sharepoint.com,')).sort()).toEqual([...emulator.directory.users.values()].filter((u) => u.hasDrive).map((u) => u.id).sort());
+    expect(accounts.filter((a) => !a.includes('.sharepoint.com,')).sort()).toEqual(
+      [...emulator.directory.users.values()]
+        .filter((u) => u.hasDrive)
+        .map((u) => u.id)
+        .sort(),
+    );
     const expected = mine.added + mine.changed + mine.moved + mine.removed + mine.foldersAdded + mine.foldersRemoved;
     for (const link of [start.deltaLink as string, latest['@odata.deltaLink'] as string]) {
       const next = await all<Item>(link, { Prefer: 'odata.maxpagesize=5' });
@@ -339,7 +369,9 @@ describe('restore writes', () => {
     expect(replaced.eTag).not.toBe(item.eTag);
     expect(replaced.cTag).not.toBe(item.cTag);
     expect(sha256(await download(item.id))).toBe(sha256(body2));
-    const conflict = await failure(client.api(`/drives/${driveId}/root:/Restore/2024/notes.txt:/content?@microsoft.graph.conflictBehavior=fail`).put(body2));
+    const conflict = await failure(
+      client.api(`/drives/${driveId}/root:/Restore/2024/notes.txt:/content?@microsoft.graph.conflictBehavior=fail`).put(body2),
+    );
     expect(conflict.statusCode).toBe(409);
     expect(conflict.code).toBe('nameAlreadyExists');
     const changes = await all<Item>(deltaLink as string);
@@ -350,11 +382,19 @@ describe('restore writes', () => {
     const data = Buffer.concat(Array.from({ length: 50 }, (_, i) => createHash('sha512').update(`chunk${i}`).digest()));
     const path = `/drives/${driveId}/root:/Restore/big.bin:`;
     await client.api(`/drives/${driveId}/root:/Restore/big.bin:/content`).put(Buffer.from('placeholder'));
-    const session = (await client.api(`${path}/createUploadSession`).post({ item: { '@microsoft.graph.conflictBehavior': 'rename' } })) as { uploadUrl: string; expirationDateTime: string; nextExpectedRanges: string[] };
+    const session = (await client.api(`${path}/createUploadSession`).post({ item: { '@microsoft.graph.conflictBehavior': 'rename' } })) as {
+      uploadUrl: string;
+      expirationDateTime: string;
+      nextExpectedRanges: string[];
+    };
     expect(session.nextExpectedRanges).toEqual(['0-']);
     expect(Date.parse(session.expirationDateTime)).toBeGreaterThan(Date.now());
     const put = (start: number, end: number): Promise<Response> =>
-      fetch(session.uploadUrl, { method: 'PUT', headers: { 'Content-Range': `bytes ${start}-${end - 1}/${data.length}` }, body: data.subarray(start, end) });
+      fetch(session.uploadUrl, {
+        method: 'PUT',
+        headers: { 'Content-Range': `bytes ${start}-${end - 1}/${data.length}` },
+        body: data.subarray(start, end),
+      });
     const r1 = await put(0, 1000);
     expect(r1.status).toBe(202);
     expect(((await r1.json()) as { nextExpectedRanges: string[] }).nextExpectedRanges).toEqual([`1000-${data.length - 1}`]);
@@ -368,7 +408,9 @@ describe('restore writes', () => {
     expect(item.name).toBe('big 1.bin');
     expect(item.size).toBe(data.length);
     expect(sha256(await download(item.id))).toBe(sha256(data));
-    const refused = await failure(client.api(`${path}/createUploadSession`).post({ item: { '@microsoft.graph.conflictBehavior': 'fail' } }));
+    const refused = await failure(
+      client.api(`${path}/createUploadSession`).post({ item: { '@microsoft.graph.conflictBehavior': 'fail' } }),
+    );
     expect(refused.statusCode).toBe(409);
     expect(refused.code).toBe('nameAlreadyExists');
     // A cancelled session is gone.
@@ -381,12 +423,18 @@ describe('restore writes', () => {
   });
 
   it('creates folders with conflictBehavior fail and rename', async () => {
-    const made = (await client.api(`/drives/${driveId}/root/children`).post({ name: 'Restored', folder: {}, '@microsoft.graph.conflictBehavior': 'fail' })) as Item;
+    const made = (await client
+      .api(`/drives/${driveId}/root/children`)
+      .post({ name: 'Restored', folder: {}, '@microsoft.graph.conflictBehavior': 'fail' })) as Item;
     expect(made.folder?.childCount).toBe(0);
-    const again = await failure(client.api(`/drives/${driveId}/root/children`).post({ name: 'Restored', folder: {}, '@microsoft.graph.conflictBehavior': 'fail' }));
+    const again = await failure(
+      client.api(`/drives/${driveId}/root/children`).post({ name: 'Restored', folder: {}, '@microsoft.graph.conflictBehavior': 'fail' }),
+    );
     expect(again.statusCode).toBe(409);
     expect(again.code).toBe('nameAlreadyExists');
-    const renamed = (await client.api(`/drives/${driveId}/items/root/children`).post({ name: 'Restored', folder: {}, '@microsoft.graph.conflictBehavior': 'rename' })) as Item;
+    const renamed = (await client
+      .api(`/drives/${driveId}/items/root/children`)
+      .post({ name: 'Restored', folder: {}, '@microsoft.graph.conflictBehavior': 'rename' })) as Item;
     expect(renamed.name).toBe('Restored 1');
     const inside = (await client.api(`/drives/${driveId}/items/${made.id}/children`).post({ name: 'Sub', folder: {} })) as Item;
     expect(inside.parentReference.id).toBe(made.id);

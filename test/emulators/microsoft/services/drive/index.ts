@@ -152,14 +152,25 @@ export class DriveService implements Service {
         name: 'Documents',
         webUrl: `${webUrl}/Shared%20Documents`,
         account: id,
-        owner: group ? { group: { id: group.id, email: group.mail, displayName: group.displayName } } : { user: { displayName: 'System Account' } },
+        owner: group
+          ? { group: { id: group.id, email: group.mail, displayName: group.displayName } }
+          : { user: { displayName: 'System Account' } },
         created,
         sequence: input.sequence,
         ids: input.rng(`site/${i}/ids`),
         by: system,
       });
       drive.populate(rng, { files: input.spec.items.siteFiles, ...sizes }, this.people, `${input.spec.seed}/drive/${drive.id}`, start);
-      const site: Site = { id, name: isRoot ? '' : nick, displayName, description: isRoot ? '' : `${displayName} team site`, webUrl, created, isRoot, drive };
+      const site: Site = {
+        id,
+        name: isRoot ? '' : nick,
+        displayName,
+        description: isRoot ? '' : `${displayName} team site`,
+        webUrl,
+        created,
+        isRoot,
+        drive,
+      };
       this.sites.push(site);
       this.sitesById.set(id.toLowerCase(), site);
       this.drives.set(drive.id, drive);
@@ -178,12 +189,24 @@ export class DriveService implements Service {
     for (const drive of this.orderedDrives()) {
       const rng = input.rng(drive.id);
       const text = new TextGen(rng);
-      const counts: MutationCounts = { account: drive.account, service: 'drive', added: 0, changed: 0, moved: 0, removed: 0, foldersAdded: 0, foldersRemoved: 0 };
+      const counts: MutationCounts = {
+        account: drive.account,
+        service: 'drive',
+        added: 0,
+        changed: 0,
+        moved: 0,
+        removed: 0,
+        foldersAdded: 0,
+        foldersRemoved: 0,
+      };
       const when = nowIso();
       const by = drive.driveType === 'business' ? (drive.owner as unknown as IdentitySet) : rng.pick(this.people);
       const label = (what: string): string => `${this.spec.seed}/${m.seed}/drive/${drive.id}/${what}`;
       // Folders removed first (with everything they hold: files count as removed), then added.
-      const userFolders = shuffle(rng, drive.folders().filter((f) => f.parentId !== undefined));
+      const userFolders = shuffle(
+        rng,
+        drive.folders().filter((f) => f.parentId !== undefined),
+      );
       const dropFolders = Math.round(userFolders.length * m.removeFolders);
       for (const folder of userFolders.slice(0, dropFolders)) {
         if (!drive.get(folder.id)) continue; // already gone with its parent
@@ -282,7 +305,12 @@ export class DriveService implements Service {
     if (params['user'] !== undefined) {
       const key = params['user'];
       const user = this.directory.user(key);
-      if (!user) throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!user)
+        throw new GraphError(
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+        );
       const drive = this.userDrives.get(user.id);
       // An unlicensed user has no OneDrive ("mysite"): Graph answers 404 ResourceNotFound.
       if (!drive) throw new GraphError(404, 'ResourceNotFound', "User's mysite not found.");
@@ -315,7 +343,13 @@ export class DriveService implements Service {
       createdBy: { user: { displayName: 'System Account' } },
       lastModifiedBy: { user: { displayName: 'System Account' } },
       owner: drive.owner,
-      quota: { deleted: 0, remaining: 1_099_511_627_776 - drive.root.size, state: 'normal', total: 1_099_511_627_776, used: drive.root.size },
+      quota: {
+        deleted: 0,
+        remaining: 1_099_511_627_776 - drive.root.size,
+        state: 'normal',
+        total: 1_099_511_627_776,
+        used: drive.root.size,
+      },
     };
   }
 
@@ -389,7 +423,10 @@ export class DriveService implements Service {
   }
 
   private single(req: EmulatorRequest, drive: Drive, item: DriveItem, status = 200): EmulatorResponse {
-    const body = { '@odata.context': contextUrl(req, `drives('${drive.id}')/items/$entity`), ...this.rendered(req, drive, item, selectedFields(req.query)) };
+    const body = {
+      '@odata.context': contextUrl(req, `drives('${drive.id}')/items/$entity`),
+      ...this.rendered(req, drive, item, selectedFields(req.query)),
+    };
     return { status, headers: { ETag: eTag(item) }, body };
   }
 
@@ -397,7 +434,11 @@ export class DriveService implements Service {
   // Handlers
 
   private children(req: EmulatorRequest, drive: Drive, folder: DriveItem): EmulatorResponse {
-    if (!folder.isFolder) return { status: 200, body: { '@odata.context': contextUrl(req, `drives('${drive.id}')/items('${folder.id}')/children`), value: [] } };
+    if (!folder.isFolder)
+      return {
+        status: 200,
+        body: { '@odata.context': contextUrl(req, `drives('${drive.id}')/items('${folder.id}')/children`), value: [] },
+      };
     // Pages over the sorted child ids; items are rendered only for the page served.
     const skip = req.query.get('$skiptoken');
     let offset = 0;
@@ -417,8 +458,14 @@ export class DriveService implements Service {
     const ids = drive.children(folder);
     const fields = select ? new Set(select.split(',')) : undefined;
     const value = ids.slice(offset, offset + size).map((id) => this.rendered(req, drive, drive.get(id) as DriveItem, fields));
-    const body: Record<string, unknown> = { '@odata.context': contextUrl(req, `drives('${drive.id}')/items('${folder.id}')/children`), value };
-    if (offset + size < ids.length) body['@odata.nextLink'] = link(req, req.path, { $skiptoken: encodeToken({ o: offset + size, n: size, ...(select ? { s: select } : {}) }) });
+    const body: Record<string, unknown> = {
+      '@odata.context': contextUrl(req, `drives('${drive.id}')/items('${folder.id}')/children`),
+      value,
+    };
+    if (offset + size < ids.length)
+      body['@odata.nextLink'] = link(req, req.path, {
+        $skiptoken: encodeToken({ o: offset + size, n: size, ...(select ? { s: select } : {}) }),
+      });
     return { status: 200, headers, body };
   }
 
@@ -427,12 +474,20 @@ export class DriveService implements Service {
     // Links always use the query form `.../root/delta?token=`, whatever form the caller used.
     const base = req.path.replace(/\/(microsoft\.graph\.)?delta(\([^/]*\))?\/?$/i, '/delta');
     const raw = req.params['token'] ?? req.query.get('token') ?? undefined;
-    const deltaLink = (cursor: DeltaCursor, n: number, s?: string): string => link(req, base, { token: encodeToken({ k: 'd', c: cursor, n, ...(s ? { s } : {}) } satisfies DeltaToken) });
+    const deltaLink = (cursor: DeltaCursor, n: number, s?: string): string =>
+      link(req, base, { token: encodeToken({ k: 'd', c: cursor, n, ...(s ? { s } : {}) } satisfies DeltaToken) });
     const context = contextUrl(req, 'Collection(driveItem)');
     if (raw === 'latest') {
       // token=latest: no items, a delta link for "now".
       const n = pageSize(req, DELTA_PAGE, 999).size;
-      return { status: 200, body: { '@odata.context': context, value: [], '@odata.deltaLink': deltaLink(drive.log.latest(), n, req.query.get('$select') ?? undefined) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': context,
+          value: [],
+          '@odata.deltaLink': deltaLink(drive.log.latest(), n, req.query.get('$select') ?? undefined),
+        },
+      };
     }
     let cursor: DeltaCursor;
     let n: number;
@@ -456,7 +511,10 @@ export class DriveService implements Service {
       const fields = select ? new Set(select.split(',')) : undefined;
       const value = page.changes.map((c) => (c.item ? this.rendered(req, drive, c.item, fields) : this.deletedJson(drive, c.id)));
       const body: Record<string, unknown> = { '@odata.context': context, value };
-      if (page.next) body['@odata.nextLink'] = link(req, base, { token: encodeToken({ k: 'n', c: page.next, n, ...(select ? { s: select } : {}) } satisfies DeltaToken) });
+      if (page.next)
+        body['@odata.nextLink'] = link(req, base, {
+          token: encodeToken({ k: 'n', c: page.next, n, ...(select ? { s: select } : {}) } satisfies DeltaToken),
+        });
       else if (page.delta) body['@odata.deltaLink'] = deltaLink(page.delta, n, select);
       return { status: 200, headers, body };
     } catch (err) {
@@ -480,7 +538,11 @@ export class DriveService implements Service {
     const item = drive?.get(iId ?? '');
     if (!drive || !item?.content) throw ITEM_NOT_FOUND();
     const size = item.content.size;
-    const headers: Record<string, string> = { 'Content-Type': item.mimeType ?? 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: eTag(item) };
+    const headers: Record<string, string> = {
+      'Content-Type': item.mimeType ?? 'application/octet-stream',
+      'Accept-Ranges': 'bytes',
+      ETag: eTag(item),
+    };
     const range = req.headers['range'];
     if (!range) return { status: 200, headers, body: item.content.bytes() };
     const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
@@ -497,7 +559,11 @@ export class DriveService implements Service {
     if (!m || start >= size || start > end) {
       return { status: 416, headers: { 'Content-Range': `bytes */${size}` } };
     }
-    return { status: 206, headers: { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}` }, body: item.content.bytes().subarray(start, end + 1) };
+    return {
+      status: 206,
+      headers: { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}` },
+      body: item.content.bytes().subarray(start, end + 1),
+    };
   }
 
   private permissions(req: EmulatorRequest, drive: Drive, item: DriveItem): EmulatorResponse {
@@ -505,16 +571,40 @@ export class DriveService implements Service {
     const owner = drive.driveType === 'business' ? (drive.owner['user'] as IdentitySet['user']) : undefined;
     const value: Record<string, unknown>[] = [];
     if (owner) {
-      value.push({ id: `aTowIy5mfG1lbWJlcnNoaXB8${Buffer.from(owner.email ?? '').toString('base64url')}`, roles: ['owner'], grantedTo: { user: owner }, grantedToV2: { user: owner, siteUser: { displayName: owner.displayName, email: owner.email, id: String(7 + (h % 5)), loginName: `i:0#.f|membership|${owner.email ?? ''}` } } });
+      value.push({
+        id: `aTowIy5mfG1lbWJlcnNoaXB8${Buffer.from(owner.email ?? '').toString('base64url')}`,
+        roles: ['owner'],
+        grantedTo: { user: owner },
+        grantedToV2: {
+          user: owner,
+          siteUser: {
+            displayName: owner.displayName,
+            email: owner.email,
+            id: String(7 + (h % 5)),
+            loginName: `i:0#.f|membership|${owner.email ?? ''}`,
+          },
+        },
+      });
     } else {
       const site = this.sites.find((s) => s.drive === drive);
-      value.push({ id: '3', roles: ['owner'], grantedToV2: { siteGroup: { displayName: `${site?.displayName ?? 'Site'} Owners`, id: '3', loginName: `${site?.displayName ?? 'Site'} Owners` } } });
+      value.push({
+        id: '3',
+        roles: ['owner'],
+        grantedToV2: {
+          siteGroup: { displayName: `${site?.displayName ?? 'Site'} Owners`, id: '3', loginName: `${site?.displayName ?? 'Site'} Owners` },
+        },
+      });
     }
     if (h % 3 === 0) {
       value.push({
         id: item.uid.toLowerCase(),
         roles: ['read'],
-        link: { scope: 'organization', type: 'view', webUrl: `https://${this.tenantName}.sharepoint.com/:u:/g/${Buffer.from(item.id).toString('base64url')}`, preventsDownload: false },
+        link: {
+          scope: 'organization',
+          type: 'view',
+          webUrl: `https://${this.tenantName}.sharepoint.com/:u:/g/${Buffer.from(item.id).toString('base64url')}`,
+          preventsDownload: false,
+        },
         hasPassword: false,
         grantedToIdentitiesV2: [],
         grantedToIdentities: [],
@@ -522,7 +612,12 @@ export class DriveService implements Service {
     }
     if (h % 4 === 1 && this.people.length > 1) {
       const other = this.people[h % this.people.length] as IdentitySet;
-      value.push({ id: `aTowIy5mfG1lbWJlcnNoaXB8${Buffer.from(other.user.email ?? '').toString('base64url')}`, roles: ['write'], grantedTo: other, grantedToV2: other });
+      value.push({
+        id: `aTowIy5mfG1lbWJlcnNoaXB8${Buffer.from(other.user.email ?? '').toString('base64url')}`,
+        roles: ['write'],
+        grantedTo: other,
+        grantedToV2: other,
+      });
     }
     return { status: 200, body: { '@odata.context': contextUrl(req, `drives('${drive.id}')/items('${item.id}')/permissions`), value } };
   }
@@ -543,7 +638,14 @@ export class DriveService implements Service {
   }
 
   /** Writes `content` as `name` in `parent` honouring the conflict behaviour; 201 new, 200 replaced. */
-  private writeFile(req: EmulatorRequest, drive: Drive, parent: DriveItem, name: string, content: Content, behavior: string): EmulatorResponse {
+  private writeFile(
+    req: EmulatorRequest,
+    drive: Drive,
+    parent: DriveItem,
+    name: string,
+    content: Content,
+    behavior: string,
+  ): EmulatorResponse {
     checkName(name);
     const by = this.writer(req);
     const existing = drive.childByName(parent, name);
@@ -561,8 +663,19 @@ export class DriveService implements Service {
     checkName(name);
     const body = req.body.length ? parseJson<{ item?: Record<string, unknown> }>(req) : {};
     const behavior = String(body.item?.['@microsoft.graph.conflictBehavior'] ?? 'replace');
-    if (behavior === 'fail' && drive.childByName(parent, name)) throw new GraphError(409, 'nameAlreadyExists', 'The specified item name already exists.');
-    const session: UploadSession = { id: randomUUID(), drive, parentId: parent.id, name, behavior, expires: Date.now() + UPLOAD_SESSION_MS, chunks: [], next: 0, by: this.writer(req) };
+    if (behavior === 'fail' && drive.childByName(parent, name))
+      throw new GraphError(409, 'nameAlreadyExists', 'The specified item name already exists.');
+    const session: UploadSession = {
+      id: randomUUID(),
+      drive,
+      parentId: parent.id,
+      name,
+      behavior,
+      expires: Date.now() + UPLOAD_SESSION_MS,
+      chunks: [],
+      next: 0,
+      by: this.writer(req),
+    };
     this.sessions.set(session.id, session);
     return {
       status: 200,
@@ -577,7 +690,8 @@ export class DriveService implements Service {
 
   private session(req: EmulatorRequest): UploadSession {
     const session = this.sessions.get(req.params['session'] ?? '');
-    if (!session || session.expires < Date.now()) throw new GraphError(404, 'itemNotFound', 'The upload session was not found or has expired.');
+    if (!session || session.expires < Date.now())
+      throw new GraphError(404, 'itemNotFound', 'The upload session was not found or has expired.');
     return session;
   }
 
@@ -588,18 +702,33 @@ export class DriveService implements Service {
     const start = Number(m[1]);
     const end = Number(m[2]);
     const total = m[3] === '*' ? undefined : Number(m[3]);
-    if (end < start || req.body.length !== end - start + 1) throw new GraphError(400, 'invalidRequest', 'The Content-Range header length does not match the provided number of bytes.');
-    if (total !== undefined && session.total !== undefined && total !== session.total) throw new GraphError(400, 'invalidRequest', 'The total file size does not match the size declared earlier.');
-    if (total !== undefined && end >= total) throw new GraphError(400, 'invalidRequest', 'The Content-Range is beyond the declared file size.');
+    if (end < start || req.body.length !== end - start + 1)
+      throw new GraphError(400, 'invalidRequest', 'The Content-Range header length does not match the provided number of bytes.');
+    if (total !== undefined && session.total !== undefined && total !== session.total)
+      throw new GraphError(400, 'invalidRequest', 'The total file size does not match the size declared earlier.');
+    if (total !== undefined && end >= total)
+      throw new GraphError(400, 'invalidRequest', 'The Content-Range is beyond the declared file size.');
     if (start !== session.next) {
       // Fragments must come in order, without gaps or overlaps.
-      throw new GraphError(416, 'invalidRange', start < session.next ? 'The uploaded fragment overlaps with data that has already been received.' : `The uploaded fragment starts at ${start}, the next expected byte is ${session.next}.`);
+      throw new GraphError(
+        416,
+        'invalidRange',
+        start < session.next
+          ? 'The uploaded fragment overlaps with data that has already been received.'
+          : `The uploaded fragment starts at ${start}, the next expected byte is ${session.next}.`,
+      );
     }
     session.total ??= total;
     session.chunks.push(Buffer.from(req.body));
     session.next = end + 1;
     if (session.total === undefined || session.next < session.total) {
-      return { status: 202, body: { expirationDateTime: new Date(session.expires).toISOString(), nextExpectedRanges: [`${session.next}-${session.total !== undefined ? session.total - 1 : ''}`] } };
+      return {
+        status: 202,
+        body: {
+          expirationDateTime: new Date(session.expires).toISOString(),
+          nextExpectedRanges: [`${session.next}-${session.total !== undefined ? session.total - 1 : ''}`],
+        },
+      };
     }
     this.sessions.delete(session.id);
     const drive = session.drive;
@@ -612,7 +741,8 @@ export class DriveService implements Service {
     if (!parent.isFolder) throw new GraphError(400, 'invalidRequest', 'The parent item is not a folder.');
     const body = parseJson<{ name?: string; folder?: unknown; '@microsoft.graph.conflictBehavior'?: string }>(req);
     if (!body.name) throw new GraphError(400, 'invalidRequest', 'A name is required.');
-    if (body.folder === undefined) throw new GraphError(400, 'invalidRequest', 'Only folders can be created this way; upload files with PUT .../content.');
+    if (body.folder === undefined)
+      throw new GraphError(400, 'invalidRequest', 'Only folders can be created this way; upload files with PUT .../content.');
     checkName(body.name);
     const behavior = body['@microsoft.graph.conflictBehavior'] ?? 'fail';
     const by = this.writer(req);
@@ -633,7 +763,8 @@ export class DriveService implements Service {
     const ref = req.params['item'];
     if (ref !== undefined) {
       // `items/{id}:/relative/path:` (the router cannot match a literal colon after a parameter).
-      if (!ref.endsWith(':')) throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${req.params[segmentName(0)] ?? ''}'.`);
+      if (!ref.endsWith(':'))
+        throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${req.params[segmentName(0)] ?? ''}'.`);
       from = this.item(drive, ref.slice(0, -1));
     }
     const parts: string[] = [];
@@ -642,7 +773,15 @@ export class DriveService implements Service {
     if (end === -1) return { drive, from, segments: parts, action: '' };
     const segments = parts.slice(0, end + 1);
     segments[end] = (segments[end] as string).slice(0, -1);
-    return { drive, from, segments: segments.filter(Boolean), action: parts.slice(end + 1).join('/').toLowerCase() };
+    return {
+      drive,
+      from,
+      segments: segments.filter(Boolean),
+      action: parts
+        .slice(end + 1)
+        .join('/')
+        .toLowerCase(),
+    };
   }
 
   private getByPath(req: EmulatorRequest): EmulatorResponse {
@@ -658,7 +797,8 @@ export class DriveService implements Service {
 
   private putByPath(req: EmulatorRequest): EmulatorResponse {
     const { drive, from, segments, action } = this.pathTarget(req);
-    if (action !== 'content' || segments.length === 0) throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${action}'.`);
+    if (action !== 'content' || segments.length === 0)
+      throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${action}'.`);
     const name = segments[segments.length - 1] as string;
     const parent = this.ensureFolder(drive, from, segments.slice(0, -1), this.writer(req));
     const behavior = req.query.get('@microsoft.graph.conflictBehavior') ?? 'replace';
@@ -681,23 +821,36 @@ export class DriveService implements Service {
 
   routes(router: Router, ctx: EmulatorContext): void {
     this.ctx = ctx;
-    const opts = (kind: string, resourceUnits: number, permissions: readonly string[] = READ): RouteOptions => ({ kind, auth: 'graph', permissions, resourceUnits });
+    const opts = (kind: string, resourceUnits: number, permissions: readonly string[] = READ): RouteOptions => ({
+      kind,
+      auth: 'graph',
+      permissions,
+      resourceUnits,
+    });
     // Every drive route exists under /drives/{id}, /users/{id | upn}/drive and /sites/{id}/drive.
     const bases = ['/v1.0/drives/:drive', '/v1.0/users/:user/drive', '/v1.0/sites/:site/drive'];
     const each = (method: string, suffix: string, options: RouteOptions, handler: Handler): void => {
       for (const base of bases) router.add(method, `${base}${suffix}`, options, handler);
     };
-    const withItem = (fn: (req: EmulatorRequest, drive: Drive, item: DriveItem) => EmulatorResponse): Handler => (req) => {
-      const drive = this.driveOf(req.params);
-      return fn(req, drive, this.item(drive, req.params['id'] ?? 'root'));
-    };
+    const withItem =
+      (fn: (req: EmulatorRequest, drive: Drive, item: DriveItem) => EmulatorResponse): Handler =>
+      (req) => {
+        const drive = this.driveOf(req.params);
+        return fn(req, drive, this.item(drive, req.params['id'] ?? 'root'));
+      };
 
     // Pre-authenticated URLs: no Authorization header, no throttle.
     router.get('/_download/:token', { kind: 'drive.download', auth: 'none' }, (req) => this.download(req));
     router.put('/_upload/:session', { kind: 'drive.uploadChunk', auth: 'none' }, (req) => this.uploadChunk(req));
     router.get('/_upload/:session', { kind: 'drive.uploadChunk', auth: 'none' }, (req) => {
       const s = this.session(req);
-      return { status: 200, body: { expirationDateTime: new Date(s.expires).toISOString(), nextExpectedRanges: [`${s.next}-${s.total !== undefined ? s.total - 1 : ''}`] } };
+      return {
+        status: 200,
+        body: {
+          expirationDateTime: new Date(s.expires).toISOString(),
+          nextExpectedRanges: [`${s.next}-${s.total !== undefined ? s.total - 1 : ''}`],
+        },
+      };
     });
     router.delete('/_upload/:session', { kind: 'drive.uploadChunk', auth: 'none' }, (req) => {
       this.sessions.delete(this.session(req).id);
@@ -707,15 +860,33 @@ export class DriveService implements Service {
     // Sites.
     router.get('/v1.0/sites', opts('drive.sites', 2, SITES_READ), (req) => {
       const search = (req.query.get('search') ?? '*').trim().toLowerCase();
-      const matches = this.sites.filter((s) => search === '*' || search === '' || s.displayName.toLowerCase().includes(search) || s.name.toLowerCase().includes(search) || s.description.toLowerCase().includes(search));
-      return listPage(req, matches.map((s) => this.siteJson(s)), { context: 'sites', defaultSize: 200 });
+      const matches = this.sites.filter(
+        (s) =>
+          search === '*' ||
+          search === '' ||
+          s.displayName.toLowerCase().includes(search) ||
+          s.name.toLowerCase().includes(search) ||
+          s.description.toLowerCase().includes(search),
+      );
+      return listPage(
+        req,
+        matches.map((s) => this.siteJson(s)),
+        { context: 'sites', defaultSize: 200 },
+      );
     });
     router.get('/v1.0/sites/:site', opts('drive.site', 1, SITES_READ), (req) => ({
       status: 200,
-      body: { '@odata.context': contextUrl(req, 'sites/$entity'), ...project(this.siteJson(this.site(req.params['site'] ?? '')), selectedFields(req.query)) },
+      body: {
+        '@odata.context': contextUrl(req, 'sites/$entity'),
+        ...project(this.siteJson(this.site(req.params['site'] ?? '')), selectedFields(req.query)),
+      },
     }));
-    router.get('/v1.0/sites/:site/drives', opts('drive.list', 2), (req) => listPage(req, [this.driveJson(req, this.site(req.params['site'] ?? '').drive, false)], { context: 'drives' }));
-    router.get('/v1.0/users/:user/drives', opts('drive.list', 2), (req) => listPage(req, [this.driveJson(req, this.driveOf(req.params), false)], { context: 'drives' }));
+    router.get('/v1.0/sites/:site/drives', opts('drive.list', 2), (req) =>
+      listPage(req, [this.driveJson(req, this.site(req.params['site'] ?? '').drive, false)], { context: 'drives' }),
+    );
+    router.get('/v1.0/users/:user/drives', opts('drive.list', 2), (req) =>
+      listPage(req, [this.driveJson(req, this.driveOf(req.params), false)], { context: 'drives' }),
+    );
 
     // Delta: query form, path form `delta(token='...')`, and the namespaced function name.
     for (const fn of ['delta', 'microsoft.graph.delta']) {
@@ -725,25 +896,78 @@ export class DriveService implements Service {
     }
 
     // Drive and items by id.
-    each('GET', '', opts('drive.get', 1), (req) => ({ status: 200, body: project(this.driveJson(req, this.driveOf(req.params), true), selectedFields(req.query)) }));
-    each('GET', '/root', opts('drive.item', 1), withItem((req, d, i) => this.single(req, d, i)));
-    each('GET', '/root/children', opts('drive.children', 2), withItem((req, d, i) => this.children(req, d, i)));
-    each('POST', '/root/children', opts('drive.createFolder', 2, WRITE), withItem((req, d, i) => this.createFolder(req, d, i)));
-    each('GET', '/items/:id', opts('drive.item', 1), withItem((req, d, i) => this.single(req, d, i)));
-    each('DELETE', '/items/:id', opts('drive.delete', 2, WRITE), withItem((_req, d, i) => {
-      if (i.parentId === undefined) throw new GraphError(403, 'accessDenied', 'The root folder cannot be deleted.');
-      d.remove(i);
-      return { status: 204 };
+    each('GET', '', opts('drive.get', 1), (req) => ({
+      status: 200,
+      body: project(this.driveJson(req, this.driveOf(req.params), true), selectedFields(req.query)),
     }));
-    each('GET', '/items/:id/children', opts('drive.children', 2), withItem((req, d, i) => this.children(req, d, i)));
-    each('POST', '/items/:id/children', opts('drive.createFolder', 2, WRITE), withItem((req, d, i) => this.createFolder(req, d, i)));
-    each('GET', '/items/:id/content', opts('drive.content', 1), withItem((req, d, i) => this.contentRedirect(req, d, i)));
-    each('PUT', '/items/:id/content', opts('drive.upload', 2, WRITE), withItem((req, d, i) => {
-      if (i.isFolder) throw new GraphError(400, 'invalidRequest', 'Cannot upload content to a folder.');
-      d.setContent(i, new StoredContent(Buffer.from(req.body)), this.writer(req), nowIso());
-      return this.single(req, d, i, 200);
-    }));
-    each('GET', '/items/:id/permissions', opts('drive.permissions', 5), withItem((req, d, i) => this.permissions(req, d, i)));
+    each(
+      'GET',
+      '/root',
+      opts('drive.item', 1),
+      withItem((req, d, i) => this.single(req, d, i)),
+    );
+    each(
+      'GET',
+      '/root/children',
+      opts('drive.children', 2),
+      withItem((req, d, i) => this.children(req, d, i)),
+    );
+    each(
+      'POST',
+      '/root/children',
+      opts('drive.createFolder', 2, WRITE),
+      withItem((req, d, i) => this.createFolder(req, d, i)),
+    );
+    each(
+      'GET',
+      '/items/:id',
+      opts('drive.item', 1),
+      withItem((req, d, i) => this.single(req, d, i)),
+    );
+    each(
+      'DELETE',
+      '/items/:id',
+      opts('drive.delete', 2, WRITE),
+      withItem((_req, d, i) => {
+        if (i.parentId === undefined) throw new GraphError(403, 'accessDenied', 'The root folder cannot be deleted.');
+        d.remove(i);
+        return { status: 204 };
+      }),
+    );
+    each(
+      'GET',
+      '/items/:id/children',
+      opts('drive.children', 2),
+      withItem((req, d, i) => this.children(req, d, i)),
+    );
+    each(
+      'POST',
+      '/items/:id/children',
+      opts('drive.createFolder', 2, WRITE),
+      withItem((req, d, i) => this.createFolder(req, d, i)),
+    );
+    each(
+      'GET',
+      '/items/:id/content',
+      opts('drive.content', 1),
+      withItem((req, d, i) => this.contentRedirect(req, d, i)),
+    );
+    each(
+      'PUT',
+      '/items/:id/content',
+      opts('drive.upload', 2, WRITE),
+      withItem((req, d, i) => {
+        if (i.isFolder) throw new GraphError(400, 'invalidRequest', 'Cannot upload content to a folder.');
+        d.setContent(i, new StoredContent(Buffer.from(req.body)), this.writer(req), nowIso());
+        return this.single(req, d, i, 200);
+      }),
+    );
+    each(
+      'GET',
+      '/items/:id/permissions',
+      opts('drive.permissions', 5),
+      withItem((req, d, i) => this.permissions(req, d, i)),
+    );
 
     // Path addressing, one route per depth (the router matches one segment per parameter).
     for (let depth = 1; depth <= MAX_PATH_DEPTH; depth++) {

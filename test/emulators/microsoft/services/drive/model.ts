@@ -71,7 +71,23 @@ export function mimeTypeOf(name: string): string {
   return (dot >= 0 ? MIME_BY_EXT.get(name.slice(dot + 1).toLowerCase()) : undefined) ?? 'application/octet-stream';
 }
 
-const FOLDER_NAMES = ['Projects', 'Reports', 'Archive', 'Shared', 'Invoices', 'Photos', 'Meeting notes', 'Contracts', 'Budget', 'Templates', 'Drafts', 'Clients', 'Design', 'Legal', 'Marketing'];
+const FOLDER_NAMES = [
+  'Projects',
+  'Reports',
+  'Archive',
+  'Shared',
+  'Invoices',
+  'Photos',
+  'Meeting notes',
+  'Contracts',
+  'Budget',
+  'Templates',
+  'Drafts',
+  'Clients',
+  'Design',
+  'Legal',
+  'Marketing',
+];
 
 /** Deterministic content for a generated file: text for text types, incompressible bytes else. */
 export function generatedContent(label: string, name: string, size: number): Content {
@@ -79,14 +95,18 @@ export function generatedContent(label: string, name: string, size: number): Con
   if (ext === 'log' || ext === 'csv' || ext === 'txt') {
     return new GeneratedContent(size, () => {
       const rng = new Prng(`content/${label}`);
-      const text = ext === 'log' ? logText(rng, size, Date.UTC(2024, 0, 1)).text : ext === 'csv' ? csvText(rng, size, true) : new TextGen(rng).paragraphs(size).join('\r\n\r\n');
+      const text =
+        ext === 'log'
+          ? logText(rng, size, Date.UTC(2024, 0, 1)).text
+          : ext === 'csv'
+            ? csvText(rng, size, true)
+            : new TextGen(rng).paragraphs(size).join('\r\n\r\n');
       const bytes = Buffer.from(text, 'latin1');
       return bytes.length >= size ? bytes.subarray(0, size) : Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]);
     });
   }
   return randomContent(label, size);
 }
-
 
 export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -110,7 +130,18 @@ export class Drive {
   private readonly ids: Prng;
   private readonly idPrefix: string;
 
-  constructor(init: { id: string; driveType: 'business' | 'documentLibrary'; name: string; webUrl: string; account: string; owner: Record<string, unknown>; created: string; sequence: Sequence; ids: Prng; by: IdentitySet }) {
+  constructor(init: {
+    id: string;
+    driveType: 'business' | 'documentLibrary';
+    name: string;
+    webUrl: string;
+    account: string;
+    owner: Record<string, unknown>;
+    created: string;
+    sequence: Sequence;
+    ids: Prng;
+    by: IdentitySet;
+  }) {
     this.id = init.id;
     this.driveType = init.driveType;
     this.name = init.name;
@@ -235,7 +266,7 @@ export class Drive {
 
   /** Adds `delta` bytes to the size of every folder from `folderId` up. */
   private grow(folderId: string | undefined, delta: number): void {
-    for (let id = folderId; id !== undefined; ) {
+    for (let id = folderId; id !== undefined;) {
       const f = this.items.get(id);
       if (!f) break;
       f.size += delta;
@@ -363,7 +394,13 @@ export class Drive {
   }
 
   /** Generates `folders` folders and `files` files, deterministically from `rng`. */
-  populate(rng: Prng, spec: { files: number; fileMedianBytes: number; sigma: number; maxBytes: number }, people: IdentitySet[], labelPrefix: string, start: number): void {
+  populate(
+    rng: Prng,
+    spec: { files: number; fileMedianBytes: number; sigma: number; maxBytes: number },
+    people: IdentitySet[],
+    labelPrefix: string,
+    start: number,
+  ): void {
     const text = new TextGen(rng);
     const folderCount = Math.max(spec.files > 0 ? 2 : 0, Math.round(spec.files / 8));
     const folders: DriveItem[] = [this.root];
@@ -392,7 +429,11 @@ export class Drive {
 
 export function randomFileName(rng: Prng, text: TextGen): string {
   const ext = rng.weighted(EXTENSIONS.map(([e, , w]) => [e, w] as const));
-  const title = text.words(1 + rng.int(3)).split(' ').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+  const title = text
+    .words(1 + rng.int(3))
+    .split(' ')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');
   return `${title}.${ext}`;
 }
 

@@ -47,7 +47,12 @@ export class MessageFactory {
     for (let k = 0; k < poolSize; k++) {
       const [ext, contentType] = rng.weighted(KINDS.map((k2) => [k2, k2[2]] as const));
       const size = Math.round(Math.min(cap, Math.max(4 * KiB, rng.logNormal(64 * KiB, 0.8))));
-      this.pool.push({ name: `${text.words(2).replaceAll(' ', '_')}_shared${k}.${ext}`, contentType, size, label: `${spec.seed}/mail/shared/${k}` });
+      this.pool.push({
+        name: `${text.words(2).replaceAll(' ', '_')}_shared${k}.${ext}`,
+        contentType,
+        size,
+        label: `${spec.seed}/mail/shared/${k}`,
+      });
     }
   }
 
@@ -65,12 +70,17 @@ export class MessageFactory {
     const subject = flat(`${rng.chance(0.4) ? 'RE: ' : ''}${text.title()}`);
     const when = isoSeconds(at);
     let attachments: AttachmentRecipe[] = NONE;
-    const target = Math.round(Math.min(this.spec.sizes.maxBytes, Math.max(MIN_MESSAGE, rng.logNormal(this.spec.sizes.mailMedianBytes, this.spec.sizes.sigma))));
+    const target = Math.round(
+      Math.min(this.spec.sizes.maxBytes, Math.max(MIN_MESSAGE, rng.logNormal(this.spec.sizes.mailMedianBytes, this.spec.sizes.sigma))),
+    );
     if (rng.chance(this.spec.duplicateAttachmentShare)) attachments = [this.pool[rng.zipf(this.pool.length, 1)] as AttachmentRecipe];
     if (rng.chance(0.12)) {
       const [ext, contentType] = rng.weighted(KINDS.map((k) => [k, k[2]] as const));
       const size = Math.max(KiB, Math.floor((target * 0.6 * 3) / 4));
-      attachments = [...attachments, { name: `${text.words(1 + rng.int(2)).replaceAll(' ', '_')}.${ext}`, contentType, size, label: `${label}/att/0` }];
+      attachments = [
+        ...attachments,
+        { name: `${text.words(1 + rng.int(2)).replaceAll(' ', '_')}.${ext}`, contentType, size, label: `${label}/att/0` },
+      ];
     }
     const m: Message = {
       id,
@@ -87,7 +97,11 @@ export class MessageFactory {
       cc,
       isRead: outgoing || rng.chance(0.8),
       isDraft: folder.wellKnown === 'drafts',
-      importance: rng.weighted([['normal', 90], ['high', 7], ['low', 3]] as const),
+      importance: rng.weighted([
+        ['normal', 90],
+        ['high', 7],
+        ['low', 3],
+      ] as const),
       categories: rng.chance(0.1) ? [rng.pick(CATEGORIES)] : NONE,
       flagged: rng.chance(0.05),
       internetMessageId: flat(`<${rng.hex(16).toUpperCase()}@${from.address.slice(from.address.indexOf('@') + 1)}>`),

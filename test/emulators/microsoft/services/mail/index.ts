@@ -25,14 +25,58 @@ const DEFAULT_PAGE = 10;
 const MAX_PAGE = 1000;
 
 const MESSAGE_FIELDS = [
-  'createdDateTime', 'lastModifiedDateTime', 'changeKey', 'categories', 'receivedDateTime', 'sentDateTime', 'hasAttachments',
-  'internetMessageId', 'subject', 'bodyPreview', 'importance', 'parentFolderId', 'conversationId', 'conversationIndex',
-  'isDeliveryReceiptRequested', 'isReadReceiptRequested', 'isRead', 'isDraft', 'webLink', 'inferenceClassification', 'body',
-  'uniqueBody', 'sender', 'from', 'toRecipients', 'ccRecipients', 'bccRecipients', 'replyTo', 'flag',
+  'createdDateTime',
+  'lastModifiedDateTime',
+  'changeKey',
+  'categories',
+  'receivedDateTime',
+  'sentDateTime',
+  'hasAttachments',
+  'internetMessageId',
+  'subject',
+  'bodyPreview',
+  'importance',
+  'parentFolderId',
+  'conversationId',
+  'conversationIndex',
+  'isDeliveryReceiptRequested',
+  'isReadReceiptRequested',
+  'isRead',
+  'isDraft',
+  'webLink',
+  'inferenceClassification',
+  'body',
+  'uniqueBody',
+  'sender',
+  'from',
+  'toRecipients',
+  'ccRecipients',
+  'bccRecipients',
+  'replyTo',
+  'flag',
 ] as const;
 const MESSAGE_FIELD_SET = new Set<string>(['id', ...MESSAGE_FIELDS, 'singleValueExtendedProperties', 'attachments']);
-const FOLDER_FIELD_SET = new Set(['id', 'displayName', 'parentFolderId', 'childFolderCount', 'unreadItemCount', 'totalItemCount', 'isHidden', 'wellKnownName']);
-const ATTACHMENT_FIELD_SET = new Set(['id', 'lastModifiedDateTime', 'name', 'contentType', 'size', 'isInline', 'contentId', 'contentLocation', 'contentBytes']);
+const FOLDER_FIELD_SET = new Set([
+  'id',
+  'displayName',
+  'parentFolderId',
+  'childFolderCount',
+  'unreadItemCount',
+  'totalItemCount',
+  'isHidden',
+  'wellKnownName',
+]);
+const ATTACHMENT_FIELD_SET = new Set([
+  'id',
+  'lastModifiedDateTime',
+  'name',
+  'contentType',
+  'size',
+  'isInline',
+  'contentId',
+  'contentLocation',
+  'contentBytes',
+]);
 
 interface DeltaToken {
   c: DeltaCursor;
@@ -47,9 +91,15 @@ function notFound(): GraphError {
 
 function selection(raw: string | null | undefined, allowed: Set<string>, type: string): Set<string> | undefined {
   if (!raw) return undefined;
-  const fields = new Set(raw.split(',').map((s) => s.trim()).filter(Boolean));
+  const fields = new Set(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   for (const f of fields) {
-    if (!allowed.has(f)) throw new GraphError(400, 'RequestBroker--ParseUri', `Could not find a property named '${f}' on type 'microsoft.graph.${type}'.`);
+    if (!allowed.has(f))
+      throw new GraphError(400, 'RequestBroker--ParseUri', `Could not find a property named '${f}' on type 'microsoft.graph.${type}'.`);
   }
   return fields;
 }
@@ -85,7 +135,18 @@ export class MailService implements Service {
     const { spec, directory } = input;
     this.directory = directory;
     this.factory = new MessageFactory(spec, directory, input.rng('people'));
-    const userFolderNames = ['Projects', 'Clients', 'Receipts', 'Travel', 'Newsletters', 'Team', 'Reports', 'Invoices', 'Hiring', 'Vendors'];
+    const userFolderNames = [
+      'Projects',
+      'Clients',
+      'Receipts',
+      'Travel',
+      'Newsletters',
+      'Team',
+      'Reports',
+      'Invoices',
+      'Hiring',
+      'Vendors',
+    ];
     for (const user of directory.mailboxes()) {
       const rng = input.rng(`mailbox/${user.id}`);
       const mb = new Mailbox(user, input.sequence, `${spec.seed}/mail/${user.id}`);
@@ -127,7 +188,16 @@ export class MailService implements Service {
     let latest = arrival;
     for (const mb of this.boxes.values()) {
       const rng = input.rng(`mailbox/${mb.user.id}`);
-      const counts: MutationCounts = { account: mb.user.id, service: this.name, added: 0, changed: 0, moved: 0, removed: 0, foldersAdded: 0, foldersRemoved: 0 };
+      const counts: MutationCounts = {
+        account: mb.user.id,
+        service: this.name,
+        added: 0,
+        changed: 0,
+        moved: 0,
+        removed: 0,
+        foldersAdded: 0,
+        foldersRemoved: 0,
+      };
       // Folders removed first: their messages count as removed.
       const userFolders = [...mb.folders.values()].filter((f) => !f.wellKnown);
       for (const i of pickDistinct(rng, userFolders.length, Math.round(mutation.removeFolders * userFolders.length))) {
@@ -299,9 +369,21 @@ export class MailService implements Service {
   private attachments(m: Message): { id: string; name: string; contentType: string; size: number; bytes: () => Buffer }[] {
     const stem = m.id.replace(/=+$/, '');
     if (m.stored) {
-      return m.stored.attachments.map((a, i) => ({ id: `${stem}BEgAQA${i}AAAA=`, name: a.name, contentType: a.contentType, size: a.bytes.length, bytes: () => a.bytes }));
+      return m.stored.attachments.map((a, i) => ({
+        id: `${stem}BEgAQA${i}AAAA=`,
+        name: a.name,
+        contentType: a.contentType,
+        size: a.bytes.length,
+        bytes: () => a.bytes,
+      }));
     }
-    return m.attachments.map((a, i) => ({ id: `${stem}BEgAQA${i}AAAA=`, name: a.name, contentType: a.contentType, size: a.size, bytes: () => attachmentBytes(a) }));
+    return m.attachments.map((a, i) => ({
+      id: `${stem}BEgAQA${i}AAAA=`,
+      name: a.name,
+      contentType: a.contentType,
+      size: a.size,
+      bytes: () => attachmentBytes(a),
+    }));
   }
 
   private attachmentJson(m: Message, a: ReturnType<MailService['attachments']>[number], fields?: Set<string>): Record<string, unknown> {
@@ -330,7 +412,12 @@ export class MailService implements Service {
   private box(req: EmulatorRequest): Mailbox {
     const key = req.params['user'] ?? '';
     const user = this.directory?.user(key);
-    if (!user) throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+    if (!user)
+      throw new GraphError(
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     const mb = this.boxes.get(user.id);
     if (!mb || user.mailboxType === 'none') {
       throw new GraphError(404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
@@ -359,7 +446,10 @@ export class MailService implements Service {
     const skipRaw = req.query.get('$skip');
     const skip = skipRaw === null ? 0 : Number(skipRaw);
     if (!Number.isInteger(skip) || skip < 0) throw new GraphError(400, 'BadRequest', `Invalid value '${skipRaw}' for $skip query option.`);
-    const body: Record<string, unknown> = { '@odata.context': contextUrl(req, context), value: items.slice(skip, skip + ps.size).map(render) };
+    const body: Record<string, unknown> = {
+      '@odata.context': contextUrl(req, context),
+      value: items.slice(skip, skip + ps.size).map(render),
+    };
     if (skip + ps.size < items.length) {
       const q: Record<string, string> = {};
       for (const k of ['$select', '$expand']) {
@@ -375,7 +465,12 @@ export class MailService implements Service {
 
   private delta<T>(
     req: EmulatorRequest,
-    log: { start(): DeltaCursor; resume(c: DeltaCursor): DeltaCursor; read(c: DeltaCursor, n: number): { changes: { id: string; item: T | undefined }[]; next?: DeltaCursor; delta?: DeltaCursor }; epoch: number },
+    log: {
+      start(): DeltaCursor;
+      resume(c: DeltaCursor): DeltaCursor;
+      read(c: DeltaCursor, n: number): { changes: { id: string; item: T | undefined }[]; next?: DeltaCursor; delta?: DeltaCursor };
+      epoch: number;
+    },
     context: string,
     type: string,
     allowed: Set<string>,
@@ -396,14 +491,26 @@ export class MailService implements Service {
       if (err instanceof ExpiredDeltaToken) {
         // What Exchange answers for a sync state it no longer has (seen on the wire; the delta
         // query overview calls it syncStateNotFound): the client must start a full round.
-        throw new GraphError(410, 'SyncStateNotFound', `The sync state generation is not found; generation=${token?.c.e ?? 0};[highest=${log.epoch}][${log.epoch}].`);
+        throw new GraphError(
+          410,
+          'SyncStateNotFound',
+          `The sync state generation is not found; generation=${token?.c.e ?? 0};[highest=${log.epoch}][${log.epoch}].`,
+        );
       }
       throw err;
     }
     const value = page.changes.map((c) =>
-      c.item === undefined ? { '@odata.type': `#microsoft.graph.${type}`, id: c.id, '@removed': { reason: 'deleted' } } : { '@odata.type': `#microsoft.graph.${type}`, ...render(c.item, fields, size) },
+      c.item === undefined
+        ? { '@odata.type': `#microsoft.graph.${type}`, id: c.id, '@removed': { reason: 'deleted' } }
+        : { '@odata.type': `#microsoft.graph.${type}`, ...render(c.item, fields, size) },
     );
-    const carry = (c: DeltaCursor): string => encodeToken({ c, ...(select ? { s: select } : {}), ...(ps.size !== DEFAULT_PAGE ? { n: ps.size } : {}), ...(size ? { x: true } : {}) } satisfies DeltaToken);
+    const carry = (c: DeltaCursor): string =>
+      encodeToken({
+        c,
+        ...(select ? { s: select } : {}),
+        ...(ps.size !== DEFAULT_PAGE ? { n: ps.size } : {}),
+        ...(size ? { x: true } : {}),
+      } satisfies DeltaToken);
     const body: Record<string, unknown> = { '@odata.context': contextUrl(req, `Collection(${type})`), value };
     if (page.next) body['@odata.nextLink'] = link(req, req.path, { $skiptoken: carry(page.next) });
     else if (page.delta) body['@odata.deltaLink'] = link(req, req.path, { $deltatoken: carry(page.delta) });
@@ -418,28 +525,52 @@ export class MailService implements Service {
     if (type.startsWith('text/plain')) {
       // "Create message in MIME format": the body is the base64 of the MIME; the message is a draft.
       const b64 = req.body.toString('latin1').trim();
-      if (!b64 || !/^[A-Za-z0-9+/=\s]+$/.test(b64)) throw new GraphError(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
+      if (!b64 || !/^[A-Za-z0-9+/=\s]+$/.test(b64))
+        throw new GraphError(400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
       const mime = Buffer.from(b64, 'base64');
       const parsed = parseMime(mime);
       const h = parsed.headers;
       const date = h.get('date') ? new Date(h.get('date') as string) : new Date();
       const when = Number.isNaN(date.getTime()) ? now : isoSeconds(date.getTime());
       m = {
-        id, key, folderId: folder.id, version: 1, createdDateTime: now, lastModifiedDateTime: now, receivedDateTime: when, sentDateTime: when,
+        id,
+        key,
+        folderId: folder.id,
+        version: 1,
+        createdDateTime: now,
+        lastModifiedDateTime: now,
+        receivedDateTime: when,
+        sentDateTime: when,
         subject: h.get('subject') ?? '',
         from: parseAddressList(h.get('from'))[0] ?? { name: mb.user.displayName, address: mb.user.mail ?? mb.user.userPrincipalName },
-        to: parseAddressList(h.get('to')), cc: parseAddressList(h.get('cc')),
-        isRead: true, isDraft: true, importance: 'normal',
-        categories: (h.get('keywords') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-        flagged: false, internetMessageId: h.get('message-id') ?? `<${id.slice(5, 25)}@emulator>`,
-        bodyBytes: 0, attachments: [],
+        to: parseAddressList(h.get('to')),
+        cc: parseAddressList(h.get('cc')),
+        isRead: true,
+        isDraft: true,
+        importance: 'normal',
+        categories: (h.get('keywords') ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        flagged: false,
+        internetMessageId: h.get('message-id') ?? `<${id.slice(5, 25)}@emulator>`,
+        bodyBytes: 0,
+        attachments: [],
         stored: { mime: new StoredContent(mime), text: parsed.text, attachments: parsed.attachments },
       };
     } else {
       const j = parseJson<{
-        subject?: string; body?: { content?: string }; from?: { emailAddress?: Address }; toRecipients?: { emailAddress?: Address }[];
-        ccRecipients?: { emailAddress?: Address }[]; isRead?: boolean; categories?: string[]; importance?: Message['importance'];
-        internetMessageId?: string; flag?: { flagStatus?: string }; singleValueExtendedProperties?: { id?: string; value?: string }[];
+        subject?: string;
+        body?: { content?: string };
+        from?: { emailAddress?: Address };
+        toRecipients?: { emailAddress?: Address }[];
+        ccRecipients?: { emailAddress?: Address }[];
+        isRead?: boolean;
+        categories?: string[];
+        importance?: Message['importance'];
+        internetMessageId?: string;
+        flag?: { flagStatus?: string };
+        singleValueExtendedProperties?: { id?: string; value?: string }[];
       }>(req);
       const addr = (r: { emailAddress?: Address } | undefined): Address | undefined =>
         r?.emailAddress?.address ? { name: r.emailAddress.name ?? r.emailAddress.address, address: r.emailAddress.address } : undefined;
@@ -461,14 +592,38 @@ export class MailService implements Service {
       const text = j.body?.content ?? '';
       const internetMessageId = j.internetMessageId ?? `<${id.slice(5, 25)}@emulator>`;
       m = {
-        id, key, folderId: folder.id, version: 1, createdDateTime: now, lastModifiedDateTime: now, receivedDateTime: received, sentDateTime: sent,
-        subject, from, to, cc, isRead: j.isRead ?? true, isDraft, importance: j.importance ?? 'normal', categories: j.categories ?? [],
-        flagged: j.flag?.flagStatus === 'flagged', internetMessageId, bodyBytes: 0, attachments: [],
-        stored: { mime: new StoredContent(mimeFromJson({ subject, from, to, cc, date: sent, messageId: internetMessageId, text })), text, attachments: [] },
+        id,
+        key,
+        folderId: folder.id,
+        version: 1,
+        createdDateTime: now,
+        lastModifiedDateTime: now,
+        receivedDateTime: received,
+        sentDateTime: sent,
+        subject,
+        from,
+        to,
+        cc,
+        isRead: j.isRead ?? true,
+        isDraft,
+        importance: j.importance ?? 'normal',
+        categories: j.categories ?? [],
+        flagged: j.flag?.flagStatus === 'flagged',
+        internetMessageId,
+        bodyBytes: 0,
+        attachments: [],
+        stored: {
+          mime: new StoredContent(mimeFromJson({ subject, from, to, cc, date: sent, messageId: internetMessageId, text })),
+          text,
+          attachments: [],
+        },
       };
     }
     mb.put(m);
-    return { status: 201, body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m) } };
+    return {
+      status: 201,
+      body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m) },
+    };
   }
 
   private createFolder(mb: Mailbox, parent: Folder, req: EmulatorRequest): EmulatorResponse {
@@ -477,7 +632,10 @@ export class MailService implements Service {
     if (!name) throw new GraphError(400, 'ErrorInvalidRequest', 'The request is invalid: displayName is required.');
     if (mb.childNamed(parent.id, name)) throw new GraphError(409, 'ErrorFolderExists', 'A folder with the specified name already exists.');
     const f = mb.addFolder(name, parent.id);
-    return { status: 201, body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/mailFolders/$entity`), ...this.folderJson(mb, f) } };
+    return {
+      status: 201,
+      body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/mailFolders/$entity`), ...this.folderJson(mb, f) },
+    };
   }
 
   routes(router: Router, _ctx: EmulatorContext): void {
@@ -500,7 +658,9 @@ export class MailService implements Service {
     });
     router.get(`${base}/mailFolders/delta`, read('mail.folderDelta'), (req) => {
       const mb = this.box(req);
-      return this.delta<Folder>(req, mb.folderLog, 'mailFolder', 'mailFolder', FOLDER_FIELD_SET, (f, fields) => this.folderJson(mb, f, fields));
+      return this.delta<Folder>(req, mb.folderLog, 'mailFolder', 'mailFolder', FOLDER_FIELD_SET, (f, fields) =>
+        this.folderJson(mb, f, fields),
+      );
     });
     router.get(`${base}/mailFolders/:folder`, read('mail.folders'), (req) => {
       const mb = this.box(req);
@@ -524,7 +684,9 @@ export class MailService implements Service {
     router.get(`${base}/mailFolders/:folder/messages/delta`, read('mail.delta'), (req) => {
       const mb = this.box(req);
       const f = this.folderOf(mb, req);
-      return this.delta<Message>(req, f.messages, 'message', 'message', MESSAGE_FIELD_SET, (m, fields, size) => this.messageJson(mb, m, fields, size));
+      return this.delta<Message>(req, f.messages, 'message', 'message', MESSAGE_FIELD_SET, (m, fields, size) =>
+        this.messageJson(mb, m, fields, size),
+      );
     });
     router.get(`${base}/mailFolders/:folder/messages`, read('mail.list'), (req) => {
       const mb = this.box(req);
@@ -541,7 +703,13 @@ export class MailService implements Service {
       const mb = this.box(req);
       const m = this.messageOf(mb, req, this.folderOf(mb, req));
       const fields = selection(req.query.get('$select'), MESSAGE_FIELD_SET, 'message');
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m, fields, wantsSize(req.query.get('$expand'))) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`),
+          ...this.messageJson(mb, m, fields, wantsSize(req.query.get('$expand'))),
+        },
+      };
     });
 
     // Messages of the mailbox.
@@ -559,7 +727,13 @@ export class MailService implements Service {
       const mb = this.box(req);
       const m = this.messageOf(mb, req);
       const fields = selection(req.query.get('$select'), MESSAGE_FIELD_SET, 'message');
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m, fields, wantsSize(req.query.get('$expand'))) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`),
+          ...this.messageJson(mb, m, fields, wantsSize(req.query.get('$expand'))),
+        },
+      };
     });
     router.get(`${base}/messages/:id/$value`, read('mail.mime'), (req) => {
       const mb = this.box(req);
@@ -570,7 +744,13 @@ export class MailService implements Service {
     router.patch(`${base}/messages/:id`, write, (req) => {
       const mb = this.box(req);
       const m = this.messageOf(mb, req);
-      const j = parseJson<{ isRead?: boolean; categories?: string[]; subject?: string; importance?: Message['importance']; flag?: { flagStatus?: string } }>(req);
+      const j = parseJson<{
+        isRead?: boolean;
+        categories?: string[];
+        subject?: string;
+        importance?: Message['importance'];
+        flag?: { flagStatus?: string };
+      }>(req);
       if (typeof j.isRead === 'boolean') m.isRead = j.isRead;
       if (Array.isArray(j.categories)) m.categories = j.categories.map(String);
       if (typeof j.subject === 'string') m.subject = j.subject;
@@ -578,7 +758,10 @@ export class MailService implements Service {
       if (j.flag?.flagStatus) m.flagged = j.flag.flagStatus === 'flagged';
       touch(m, isoSeconds(Date.now()));
       mb.put(m);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m) } };
+      return {
+        status: 200,
+        body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m) },
+      };
     });
     router.delete(`${base}/messages/:id`, write, (req) => {
       const mb = this.box(req);
@@ -594,7 +777,10 @@ export class MailService implements Service {
       // Outside immutable ids Graph gives a moved message a new id; this emulator keeps ids
       // stable, as with `Prefer: IdType="ImmutableId"`.
       if (target.id !== m.folderId) mb.move(m, target, isoSeconds(Date.now()));
-      return { status: 201, body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m) } };
+      return {
+        status: 201,
+        body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages/$entity`), ...this.messageJson(mb, m) },
+      };
     });
 
     // Attachments.
@@ -604,7 +790,10 @@ export class MailService implements Service {
       const fields = selection(req.query.get('$select'), ATTACHMENT_FIELD_SET, 'attachment');
       return {
         status: 200,
-        body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages('${m.id}')/attachments`), value: this.attachments(m).map((a) => this.attachmentJson(m, a, fields)) },
+        body: {
+          '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages('${m.id}')/attachments`),
+          value: this.attachments(m).map((a) => this.attachmentJson(m, a, fields)),
+        },
       };
     });
     const attachment = (req: EmulatorRequest): { m: Message; a: ReturnType<MailService['attachments']>[number] } => {
@@ -617,7 +806,13 @@ export class MailService implements Service {
     router.get(`${base}/messages/:id/attachments/:aid`, read('mail.attachments'), (req) => {
       const { m, a } = attachment(req);
       const fields = selection(req.query.get('$select'), ATTACHMENT_FIELD_SET, 'attachment');
-      return { status: 200, body: { '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages('${m.id}')/attachments/$entity`), ...this.attachmentJson(m, a, fields) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `users('${req.params['user']}')/messages('${m.id}')/attachments/$entity`),
+          ...this.attachmentJson(m, a, fields),
+        },
+      };
     });
     router.get(`${base}/messages/:id/attachments/:aid/$value`, read('mail.attachments'), (req) => {
       const { a } = attachment(req);

@@ -46,7 +46,10 @@ async function failure(promise: Promise<unknown>): Promise<{ statusCode: number;
 }
 
 /** Follows nextLinks to the end; returns every item, the pages and the deltaLink if any. */
-async function readAll(url: string, maxPageSize?: number): Promise<{ items: Record<string, unknown>[]; pages: Page[]; deltaLink?: string }> {
+async function readAll(
+  url: string,
+  maxPageSize?: number,
+): Promise<{ items: Record<string, unknown>[]; pages: Page[]; deltaLink?: string }> {
   const items: Record<string, unknown>[] = [];
   const pages: Page[] = [];
   let next: string | undefined = url;
@@ -103,7 +106,11 @@ describe('mail folders', () => {
     expect(children.value.map((f) => f['displayName'])).toEqual(['Clients']);
     expect(children.value[0]?.['childFolderCount']).toBe(1);
     const selected = (await client.api(`/users/${alice.id}/mailFolders/inbox`).select(['displayName']).get()) as Record<string, unknown>;
-    expect(Object.keys(selected).filter((k) => !k.startsWith('@')).sort()).toEqual(['displayName', 'id']);
+    expect(
+      Object.keys(selected)
+        .filter((k) => !k.startsWith('@'))
+        .sort(),
+    ).toEqual(['displayName', 'id']);
   });
 
   it('gives the whole tree flat in a folder delta, with parentFolderId', async () => {
@@ -127,7 +134,12 @@ describe('messages', () => {
     const all = await readAll(`/users/${alice.id}/mailFolders/inbox/messages?$select=subject,isRead`);
     expect(all.items.length).toBe(inbox.totalItemCount);
     expect(new Set(all.items.map((m) => m['id'])).size).toBe(inbox.totalItemCount);
-    for (const m of all.items) expect(Object.keys(m).filter((k) => !k.startsWith('@')).sort()).toEqual(['id', 'isRead', 'subject']);
+    for (const m of all.items)
+      expect(
+        Object.keys(m)
+          .filter((k) => !k.startsWith('@'))
+          .sort(),
+      ).toEqual(['id', 'isRead', 'subject']);
     const received = first.value.map((m) => m['receivedDateTime'] as string);
     expect([...received].sort().reverse()).toEqual(received);
   });
@@ -146,7 +158,9 @@ describe('messages', () => {
   });
 
   it('creates a draft in Drafts from JSON, and reads one attachment without its bytes', async () => {
-    const draft = (await client.api(`/users/${bob.id}/messages`).post({ subject: 'A draft', body: { contentType: 'text', content: 'Draft body' } })) as Record<string, unknown>;
+    const draft = (await client
+      .api(`/users/${bob.id}/messages`)
+      .post({ subject: 'A draft', body: { contentType: 'text', content: 'Draft body' } })) as Record<string, unknown>;
     const drafts = (await client.api(`/users/${bob.id}/mailFolders/drafts`).get()) as { id: string };
     expect(draft['isDraft']).toBe(true);
     expect(draft['parentFolderId']).toBe(drafts.id);
@@ -155,7 +169,9 @@ describe('messages', () => {
     if (!withAttachment) throw new Error('no message with attachments');
     const list = (await client.api(`/users/${bob.id}/messages/${withAttachment.id}/attachments`).select(['name', 'size']).get()) as Page;
     expect(list.value[0]?.['contentBytes']).toBeUndefined();
-    const one = (await client.api(`/users/${bob.id}/messages/${withAttachment.id}/attachments/${list.value[0]?.['id'] as string}`).get()) as Record<string, unknown>;
+    const one = (await client
+      .api(`/users/${bob.id}/messages/${withAttachment.id}/attachments/${list.value[0]?.['id'] as string}`)
+      .get()) as Record<string, unknown>;
     expect(one['name']).toBe(list.value[0]?.['name']);
     expect(Buffer.from(one['contentBytes'] as string, 'base64').length).toBe(one['size']);
   });
@@ -163,7 +179,10 @@ describe('messages', () => {
   it('gets one message with Graph properties, and its size through the MAPI property', async () => {
     const ex = exported(alice).messages[0];
     if (!ex) throw new Error('no message');
-    const m = (await client.api(`/users/${alice.userPrincipalName}/messages/${ex.id}`).expand("singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')").get()) as Record<string, unknown>;
+    const m = (await client
+      .api(`/users/${alice.userPrincipalName}/messages/${ex.id}`)
+      .expand("singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')")
+      .get()) as Record<string, unknown>;
     expect(m['subject']).toBe(ex.subject);
     expect(m['internetMessageId']).toBe(ex.internetMessageId);
     expect(m['changeKey']).toEqual(expect.any(String));
@@ -195,7 +214,8 @@ describe('messages', () => {
     const owners = new Map<string, { user: User; id: string }[]>();
     for (const user of [alice, bob]) {
       for (const m of emulator.services.mail.mailbox(user.id)?.messages.values() ?? []) {
-        for (const a of m.attachments) if (a.label.includes('/shared/')) owners.set(a.name, [...(owners.get(a.name) ?? []), { user, id: m.id }]);
+        for (const a of m.attachments)
+          if (a.label.includes('/shared/')) owners.set(a.name, [...(owners.get(a.name) ?? []), { user, id: m.id }]);
       }
     }
     const [name, uses] = [...owners].find(([, list]) => new Set(list.map((u) => u.user.id)).size > 1) ?? [];
@@ -210,10 +230,20 @@ describe('messages', () => {
       const content = att?.['contentBytes'] as string;
       expect(Buffer.from(content, 'base64').length).toBe(att?.['size']);
       bytes.push(content);
-      const value = (await client.api(`/users/${use.user.id}/messages/${use.id}/attachments/${att?.['id'] as string}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer;
+      const value = (await client
+        .api(`/users/${use.user.id}/messages/${use.id}/attachments/${att?.['id'] as string}/$value`)
+        .responseType(ResponseType.ARRAYBUFFER)
+        .get()) as ArrayBuffer;
       expect(Buffer.from(value).toString('base64')).toBe(content);
-      const mime = (await client.api(`/users/${use.user.id}/messages/${use.id}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer;
-      expect(parseMime(Buffer.from(mime)).attachments.find((a) => a.name === name)?.bytes.toString('base64')).toBe(content);
+      const mime = (await client
+        .api(`/users/${use.user.id}/messages/${use.id}/$value`)
+        .responseType(ResponseType.ARRAYBUFFER)
+        .get()) as ArrayBuffer;
+      expect(
+        parseMime(Buffer.from(mime))
+          .attachments.find((a) => a.name === name)
+          ?.bytes.toString('base64'),
+      ).toBe(content);
     }
     expect(bytes[0]).toBe(bytes[1]);
   });
@@ -269,8 +299,14 @@ describe('message delta', () => {
     }
     expect(present.length).toBe(mine.added + mine.changed + mine.moved);
     expect(removed.length).toBe(mine.removed + mine.moved);
-    for (const m of present) expect(Object.keys(m).filter((k) => !k.startsWith('@')).sort()).toEqual(['id', 'parentFolderId', 'subject']);
-    for (const m of removed) expect(m).toEqual({ '@odata.type': '#microsoft.graph.message', id: m['id'], '@removed': { reason: 'deleted' } });
+    for (const m of present)
+      expect(
+        Object.keys(m)
+          .filter((k) => !k.startsWith('@'))
+          .sort(),
+      ).toEqual(['id', 'parentFolderId', 'subject']);
+    for (const m of removed)
+      expect(m).toEqual({ '@odata.type': '#microsoft.graph.message', id: m['id'], '@removed': { reason: 'deleted' } });
     // A moved message keeps its id: removed from one folder, present in another.
     const removedIds = new Set(removed.map((m) => m['id']));
     expect(present.filter((m) => removedIds.has(m['id'])).length).toBe(mine.moved);
@@ -309,7 +345,9 @@ describe('writes (restore)', () => {
     const err = await failure(client.api(`/users/${bob.id}/mailFolders`).post({ displayName: 'restored' }));
     expect(err.statusCode).toBe(409);
     expect(err.code).toBe('ErrorFolderExists');
-    const child = (await client.api(`/users/${bob.id}/mailFolders/${folder['id'] as string}/childFolders`).post({ displayName: 'Inner' })) as Record<string, unknown>;
+    const child = (await client
+      .api(`/users/${bob.id}/mailFolders/${folder['id'] as string}/childFolders`)
+      .post({ displayName: 'Inner' })) as Record<string, unknown>;
     expect(child['parentFolderId']).toBe(folder['id']);
   });
 
@@ -319,17 +357,29 @@ describe('writes (restore)', () => {
     expect(start.items).toEqual([]);
     const source = exported(alice).messages.find((m) => emulator.services.mail.mailbox(alice.id)?.messages.get(m.id)?.attachments.length);
     if (!source) throw new Error('no message with attachments');
-    const mime = Buffer.from((await client.api(`/users/${alice.id}/messages/${source.id}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer);
-    const created = (await client.api(`/users/${bob.id}/mailFolders/${target.id}/messages`).header('Content-Type', 'text/plain').post(mime.toString('base64'))) as Record<string, unknown>;
+    const mime = Buffer.from(
+      (await client.api(`/users/${alice.id}/messages/${source.id}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer,
+    );
+    const created = (await client
+      .api(`/users/${bob.id}/mailFolders/${target.id}/messages`)
+      .header('Content-Type', 'text/plain')
+      .post(mime.toString('base64'))) as Record<string, unknown>;
     expect(created['subject']).toBe(source.subject);
     expect(created['internetMessageId']).toBe(source.internetMessageId);
     expect(created['hasAttachments']).toBe(true);
-    const back = Buffer.from((await client.api(`/users/${bob.id}/messages/${created['id'] as string}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer);
+    const back = Buffer.from(
+      (await client
+        .api(`/users/${bob.id}/messages/${created['id'] as string}/$value`)
+        .responseType(ResponseType.ARRAYBUFFER)
+        .get()) as ArrayBuffer,
+    );
     expect(back.equals(mime)).toBe(true);
     const atts = (await client.api(`/users/${bob.id}/messages/${created['id'] as string}/attachments`).get()) as Page;
     expect(atts.value.length).toBe(parseMime(mime).attachments.length);
 
-    const bad = await failure(client.api(`/users/${bob.id}/mailFolders/${target.id}/messages`).header('Content-Type', 'text/plain').post('not base64 !!'));
+    const bad = await failure(
+      client.api(`/users/${bob.id}/mailFolders/${target.id}/messages`).header('Content-Type', 'text/plain').post('not base64 !!'),
+    );
     expect(bad.statusCode).toBe(400);
 
     const json = (await client.api(`/users/${bob.id}/mailFolders/${target.id}/messages`).post({
@@ -347,12 +397,17 @@ describe('writes (restore)', () => {
     const round = await readAll(start.deltaLink as string);
     expect(round.items.map((m) => m['id']).sort()).toEqual([created['id'], json['id']].sort());
 
-    const patched = (await client.api(`/users/${bob.id}/messages/${json['id'] as string}`).patch({ isRead: false, categories: ['Restored'] })) as Record<string, unknown>;
+    const patched = (await client
+      .api(`/users/${bob.id}/messages/${json['id'] as string}`)
+      .patch({ isRead: false, categories: ['Restored'] })) as Record<string, unknown>;
     expect(patched['isRead']).toBe(false);
     expect(patched['categories']).toEqual(['Restored']);
     expect(patched['changeKey']).not.toBe(json['changeKey']);
 
-    const moved = (await client.api(`/users/${bob.id}/messages/${json['id'] as string}/move`).post({ destinationId: 'archive' })) as Record<string, unknown>;
+    const moved = (await client.api(`/users/${bob.id}/messages/${json['id'] as string}/move`).post({ destinationId: 'archive' })) as Record<
+      string,
+      unknown
+    >;
     expect(moved['id']).toBe(json['id']);
     const archive = (await client.api(`/users/${bob.id}/mailFolders/archive`).get()) as { id: string };
     expect(moved['parentFolderId']).toBe(archive.id);
@@ -362,7 +417,12 @@ describe('writes (restore)', () => {
     expect(gone.statusCode).toBe(404);
     expect(gone.code).toBe('ErrorItemNotFound');
     const after = await readAll(round.deltaLink as string);
-    expect(after.items.filter((m) => m['@removed']).map((m) => m['id']).sort()).toEqual([created['id'], json['id']].sort());
+    expect(
+      after.items
+        .filter((m) => m['@removed'])
+        .map((m) => m['id'])
+        .sort(),
+    ).toEqual([created['id'], json['id']].sort());
   });
 });
 
@@ -374,7 +434,14 @@ describe('errors', () => {
     const err = await failure(noRetry.api(`/users/${alice.id}/messages/${a.id}`).get());
     expect(err.statusCode).toBe(404);
     expect(err.code).toBe('ErrorItemNotFound');
-    emulator.faults.add({ kind: 'error', routeKind: 'mail.mime', path: b.id, status: 500, code: 'ErrorCorruptData', message: 'The item is corrupt.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'mail.mime',
+      path: b.id,
+      status: 500,
+      code: 'ErrorCorruptData',
+      message: 'The item is corrupt.',
+    });
     for (let i = 0; i < 2; i++) {
       const e = await failure(noRetry.api(`/users/${alice.id}/messages/${b.id}/$value`).get());
       expect(e.statusCode).toBe(500);
@@ -388,7 +455,10 @@ describe('errors', () => {
     if (!a) throw new Error('no messages');
     emulator.faults.add({ kind: 'status503', routeKind: 'mail.mime', times: 1 });
     const before = emulator.stats.byKind['mail.mime'] ?? 0;
-    const data = (await client.api(`/users/${alice.id}/messages/${a.id}/$value`).responseType(ResponseType.ARRAYBUFFER).get()) as ArrayBuffer;
+    const data = (await client
+      .api(`/users/${alice.id}/messages/${a.id}/$value`)
+      .responseType(ResponseType.ARRAYBUFFER)
+      .get()) as ArrayBuffer;
     expect(data.byteLength).toBe(a.size);
     expect((emulator.stats.byKind['mail.mime'] ?? 0) - before).toBe(2);
     emulator.faults.clear();
@@ -432,7 +502,16 @@ describe('errors', () => {
 
 describe('generation', () => {
   it('is deterministic from the seed, sizes included', async () => {
-    const tenant = { seed: 'mail-determinism', users: 1, unlicensedUsers: 0, sharedMailboxes: 0, groups: 1, sites: 1, teams: 0, items: { mail: 15, events: 1, contacts: 1, files: 1, siteFiles: 1, channelMessages: 1 } };
+    const tenant = {
+      seed: 'mail-determinism',
+      users: 1,
+      unlicensedUsers: 0,
+      sharedMailboxes: 0,
+      groups: 1,
+      sites: 1,
+      teams: 0,
+      items: { mail: 15, events: 1, contacts: 1, files: 1, siteFiles: 1, channelMessages: 1 },
+    };
     const [a, b] = await Promise.all([startEmulator({ tenant }), startEmulator({ tenant })]);
     try {
       const ea = a.export()['mail'] as { mailboxes: ExportedMailbox[] };
@@ -440,7 +519,8 @@ describe('generation', () => {
       expect(ea.mailboxes[0]?.messages.length).toBe(15);
       expect(ea).toEqual(eb);
       expect(a.mutate()).toEqual(b.mutate());
-      const hashes = (e: MicrosoftEmulator): string[] => (e.export()['mail'] as { mailboxes: ExportedMailbox[] }).mailboxes.flatMap((m) => m.messages.map((x) => `${x.id} ${x.sha256}`));
+      const hashes = (e: MicrosoftEmulator): string[] =>
+        (e.export()['mail'] as { mailboxes: ExportedMailbox[] }).mailboxes.flatMap((m) => m.messages.map((x) => `${x.id} ${x.sha256}`));
       expect(hashes(a)).toEqual(hashes(b));
     } finally {
       await Promise.all([a.close(), b.close()]);

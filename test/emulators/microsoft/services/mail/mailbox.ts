@@ -112,7 +112,14 @@ export class Mailbox {
 
   private makeFolder(displayName: string, parentId: string, wellKnown?: string): Folder {
     const id = flat(b64id('AQMkA', `${this.user.id}/folder/${this.nextFolderKey++}`, 30) + 'AAAA=');
-    return { id, displayName, parentId, ...(wellKnown ? { wellKnown } : {}), children: new Set(), messages: new ChangeLog<Message>(this.sequence) };
+    return {
+      id,
+      displayName,
+      parentId,
+      ...(wellKnown ? { wellKnown } : {}),
+      children: new Set(),
+      messages: new ChangeLog<Message>(this.sequence),
+    };
   }
 
   addFolder(displayName: string, parentId: string, wellKnown?: string): Folder {
@@ -226,7 +233,12 @@ export class Mailbox {
       `To: ${formatAddressList(m.to)}`,
     ];
     if (m.cc.length) h.push(`CC: ${formatAddressList(m.cc)}`);
-    h.push(`Subject: ${m.subject}`, `Thread-Topic: ${m.subject.replace(/^(RE|FW): /, '')}`, `Date: ${rfc5322Date(m.sentDateTime)}`, `Message-ID: ${m.internetMessageId}`);
+    h.push(
+      `Subject: ${m.subject}`,
+      `Thread-Topic: ${m.subject.replace(/^(RE|FW): /, '')}`,
+      `Date: ${rfc5322Date(m.sentDateTime)}`,
+      `Message-ID: ${m.internetMessageId}`,
+    );
     if (m.categories.length) h.push(`Keywords: ${m.categories.join(', ')}`);
     h.push('Content-Language: en-US', `X-MS-Has-Attach: ${m.attachments.length ? 'yes' : ''}`, 'MIME-Version: 1.0');
     const label = this.label(m);
@@ -237,7 +249,10 @@ export class Mailbox {
     }
     const boundary = `_004_${createHash('sha1').update(label).digest('hex').slice(0, 24).toUpperCase()}_`;
     h.push(`Content-Type: multipart/mixed;\r\n\tboundary="${boundary}"`);
-    const out: Segment[] = [`${h.join('\r\n')}\r\n\r\n--${boundary}\r\nContent-Type: text/plain; charset="us-ascii"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n`, text];
+    const out: Segment[] = [
+      `${h.join('\r\n')}\r\n\r\n--${boundary}\r\nContent-Type: text/plain; charset="us-ascii"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n`,
+      text,
+    ];
     for (const a of m.attachments) {
       out.push(
         `\r\n--${boundary}\r\nContent-Type: ${a.contentType}; name="${a.name}"\r\nContent-Description: ${a.name}\r\n` +

@@ -127,7 +127,8 @@ export function renderSegments(segments: readonly Segment[], text: (label: strin
   let off = 0;
   for (const s of segments) {
     if (typeof s === 'string') off += out.write(s, off, 'latin1');
-    else if ('text' in s) off = text === bodyText ? writeBodyText(out, off, s.text, s.length) : off + out.write(text(s.text, s.length), off, 'latin1');
+    else if ('text' in s)
+      off = text === bodyText ? writeBodyText(out, off, s.text, s.length) : off + out.write(text(s.text, s.length), off, 'latin1');
     else off = writeBase64Lines(out, off, attachmentBytes(s.attachment));
   }
   if (off !== out.length) throw new Error(`rendered ${off} bytes, layout says ${out.length}`);
@@ -217,7 +218,11 @@ function walk(headers: Map<string, string>, body: string, out: ParsedMime): void
   const disposition = headers.get('content-disposition') ?? '';
   const name = param(disposition, 'filename') ?? param(type, 'name');
   if (/^attachment/i.test(disposition) || (name && !/^text\/plain/i.test(type))) {
-    out.attachments.push({ name: name ?? 'attachment', contentType: type.split(';')[0]?.trim() ?? 'application/octet-stream', bytes: decodeBody(body, headers.get('content-transfer-encoding')) });
+    out.attachments.push({
+      name: name ?? 'attachment',
+      contentType: type.split(';')[0]?.trim() ?? 'application/octet-stream',
+      bytes: decodeBody(body, headers.get('content-transfer-encoding')),
+    });
   } else if (/^text\//i.test(type) && out.text === '') {
     out.text = decodeBody(body, headers.get('content-transfer-encoding')).toString('latin1');
   }
@@ -243,11 +248,26 @@ export function parseAddressList(value: string | undefined): Address[] {
 }
 
 /** MIME for a message created from JSON (no MIME given): headers, text body, no attachments. */
-export function mimeFromJson(m: { subject: string; from: Address | undefined; to: Address[]; cc: Address[]; date: string; messageId: string; text: string }): Buffer {
+export function mimeFromJson(m: {
+  subject: string;
+  from: Address | undefined;
+  to: Address[];
+  cc: Address[];
+  date: string;
+  messageId: string;
+  text: string;
+}): Buffer {
   const h: string[] = [];
   if (m.from) h.push(`From: ${formatAddress(m.from)}`);
   if (m.to.length) h.push(`To: ${formatAddressList(m.to)}`);
   if (m.cc.length) h.push(`CC: ${formatAddressList(m.cc)}`);
-  h.push(`Subject: ${m.subject}`, `Date: ${rfc5322Date(m.date)}`, `Message-ID: ${m.messageId}`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset="utf-8"', 'Content-Transfer-Encoding: 8bit');
+  h.push(
+    `Subject: ${m.subject}`,
+    `Date: ${rfc5322Date(m.date)}`,
+    `Message-ID: ${m.messageId}`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset="utf-8"',
+    'Content-Transfer-Encoding: 8bit',
+  );
   return Buffer.concat([Buffer.from(`${h.join('\r\n')}\r\n\r\n`, 'utf8'), Buffer.from(m.text.replace(/\r?\n/g, '\r\n'), 'utf8')]);
 }

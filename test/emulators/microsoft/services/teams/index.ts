@@ -21,10 +21,33 @@ import type { GenerateInput, MutateInput, Service } from '../service.ts';
 import { bump, freeId, insertionIndex, insertSorted, iso } from './model.ts';
 import type { Author, Channel, ChatMessage, Team } from './model.ts';
 
-const TEAM_READ = ['Team.ReadBasic.All', 'TeamSettings.Read.All', 'TeamSettings.ReadWrite.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'] as const;
-const CHANNEL_READ = ['Channel.ReadBasic.All', 'ChannelSettings.Read.All', 'ChannelSettings.ReadWrite.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'] as const;
+const TEAM_READ = [
+  'Team.ReadBasic.All',
+  'TeamSettings.Read.All',
+  'TeamSettings.ReadWrite.All',
+  'Group.Read.All',
+  'Group.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+] as const;
+const CHANNEL_READ = [
+  'Channel.ReadBasic.All',
+  'ChannelSettings.Read.All',
+  'ChannelSettings.ReadWrite.All',
+  'Group.Read.All',
+  'Group.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+] as const;
 const MESSAGE_READ = ['ChannelMessage.Read.All', 'ChannelMessage.ReadWrite.All', 'Group.Read.All', 'Group.ReadWrite.All'] as const;
-const MEMBER_READ = ['TeamMember.Read.All', 'TeamMember.ReadWrite.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'] as const;
+const MEMBER_READ = [
+  'TeamMember.Read.All',
+  'TeamMember.ReadWrite.All',
+  'Group.Read.All',
+  'Group.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+] as const;
 /** Application context posts only for import (Teamwork.Migrate.All); ChannelMessage.Send is accepted as a plain post. */
 const MESSAGE_WRITE = ['Teamwork.Migrate.All', 'ChannelMessage.Send'] as const;
 const MIGRATE = 'Teamwork.Migrate.All';
@@ -39,14 +62,62 @@ const CHANNEL_NAMES = ['Announcements', 'Projects', 'Random', 'Support', 'Planni
 const REACTIONS = ['like', 'heart', 'laugh', 'surprised'];
 
 const MESSAGE_FIELDS = new Set([
-  'id', 'replyToId', 'etag', 'messageType', 'createdDateTime', 'lastModifiedDateTime', 'lastEditedDateTime', 'deletedDateTime', 'subject', 'summary',
-  'chatId', 'importance', 'locale', 'webUrl', 'policyViolation', 'eventDetail', 'from', 'body', 'channelIdentity', 'attachments', 'mentions', 'reactions',
-  'messageHistory', 'replies',
+  'id',
+  'replyToId',
+  'etag',
+  'messageType',
+  'createdDateTime',
+  'lastModifiedDateTime',
+  'lastEditedDateTime',
+  'deletedDateTime',
+  'subject',
+  'summary',
+  'chatId',
+  'importance',
+  'locale',
+  'webUrl',
+  'policyViolation',
+  'eventDetail',
+  'from',
+  'body',
+  'channelIdentity',
+  'attachments',
+  'mentions',
+  'reactions',
+  'messageHistory',
+  'replies',
 ]);
-const CHANNEL_FIELDS = new Set(['id', 'createdDateTime', 'displayName', 'description', 'isFavoriteByDefault', 'email', 'tenantId', 'webUrl', 'membershipType', 'isArchived']);
+const CHANNEL_FIELDS = new Set([
+  'id',
+  'createdDateTime',
+  'displayName',
+  'description',
+  'isFavoriteByDefault',
+  'email',
+  'tenantId',
+  'webUrl',
+  'membershipType',
+  'isArchived',
+]);
 const TEAM_FIELDS = new Set([
-  'id', 'createdDateTime', 'displayName', 'description', 'internalId', 'classification', 'specialization', 'visibility', 'webUrl', 'isArchived',
-  'tenantId', 'isMembershipLimitedToOwners', 'memberSettings', 'guestSettings', 'messagingSettings', 'funSettings', 'discoverySettings', 'summary',
+  'id',
+  'createdDateTime',
+  'displayName',
+  'description',
+  'internalId',
+  'classification',
+  'specialization',
+  'visibility',
+  'webUrl',
+  'isArchived',
+  'tenantId',
+  'isMembershipLimitedToOwners',
+  'memberSettings',
+  'guestSettings',
+  'messagingSettings',
+  'funSettings',
+  'discoverySettings',
+  'summary',
 ]);
 
 interface ListToken {
@@ -71,9 +142,15 @@ function notFound(what = 'Resource not found.'): GraphError {
 
 function selection(raw: string | null | undefined, allowed: Set<string>, type: string): Set<string> | undefined {
   if (!raw) return undefined;
-  const fields = new Set(raw.split(',').map((s) => s.trim()).filter(Boolean));
+  const fields = new Set(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   for (const f of fields) {
-    if (!allowed.has(f)) throw new GraphError(400, 'BadRequest', `Could not find a property named '${f}' on type 'microsoft.graph.${type}'.`);
+    if (!allowed.has(f))
+      throw new GraphError(400, 'BadRequest', `Could not find a property named '${f}' on type 'microsoft.graph.${type}'.`);
   }
   return fields;
 }
@@ -136,7 +213,14 @@ export class TeamsService implements Service {
         for (let i = 0; i < spec.items.channelMessages; i++) {
           t += Math.round(-Math.log(1 - crng.float()) * 6 * 3_600_000) + 1;
           const root = this.newMessage(channel, crng, members, t, null);
-          const replies = crng.weighted([[0, 35], [1, 25], [2, 15], [3, 10], [5, 10], [8, 5]] as const);
+          const replies = crng.weighted([
+            [0, 35],
+            [1, 25],
+            [2, 15],
+            [3, 10],
+            [5, 10],
+            [8, 5],
+          ] as const);
           let rt = t;
           for (let r = 0; r < replies; r++) {
             rt += Math.round(-Math.log(1 - crng.float()) * 3_600_000) + 1;
@@ -150,8 +234,15 @@ export class TeamsService implements Service {
 
   private addChannel(team: Team, id: string, displayName: string, description: string | null, createdDateTime: string): Channel {
     const channel: Channel = {
-      id, teamId: team.group.id, displayName, description, createdDateTime, membershipType: 'standard',
-      log: new ChangeLog<ChatMessage>(this.sequence as Sequence), roots: [], byId: new Map(),
+      id,
+      teamId: team.group.id,
+      displayName,
+      description,
+      createdDateTime,
+      membershipType: 'standard',
+      log: new ChangeLog<ChatMessage>(this.sequence as Sequence),
+      roots: [],
+      byId: new Map(),
     };
     team.channels.push(channel);
     team.channelById.set(id, channel);
@@ -180,8 +271,14 @@ export class TeamsService implements Service {
       editedMs: null,
       deletedMs: null,
       subject: !root && rng.chance(0.3) ? text.title() : null,
-      importance: rng.weighted([['normal', 90], ['high', 8], ['urgent', 2]] as const),
-      from: author ? { kind: 'user', id: author.id, displayName: author.displayName } : { kind: 'application', id: guid(rng), displayName: 'Workflows' },
+      importance: rng.weighted([
+        ['normal', 90],
+        ['high', 8],
+        ['urgent', 2],
+      ] as const),
+      from: author
+        ? { kind: 'user', id: author.id, displayName: author.displayName }
+        : { kind: 'application', id: guid(rng), displayName: 'Workflows' },
       contentType: 'html',
       content: paragraphs.join(''),
       mentions,
@@ -207,7 +304,16 @@ export class TeamsService implements Service {
     const now = Date.now();
     const directory = this.directory as Directory;
     for (const team of this.teams.values()) {
-      const counts: MutationCounts = { account: team.group.id, service: this.name, added: 0, changed: 0, moved: 0, removed: 0, foldersAdded: 0, foldersRemoved: 0 };
+      const counts: MutationCounts = {
+        account: team.group.id,
+        service: this.name,
+        added: 0,
+        changed: 0,
+        moved: 0,
+        removed: 0,
+        foldersAdded: 0,
+        foldersRemoved: 0,
+      };
       const members = team.group.members.map((id) => directory.users.get(id)).filter((u): u is User => !!u);
       for (const channel of team.channels) {
         const rng = input.rng(`channel/${channel.id}`);
@@ -262,19 +368,21 @@ export class TeamsService implements Service {
           id: c.id,
           displayName: c.displayName,
           path: `${team.group.displayName}/${c.displayName}`,
-          messages: c.roots.flatMap((r) => [r, ...(r.replies ?? [])]).map((m) => ({
-            id: m.id,
-            replyToId: m.replyToId,
-            path: `${team.group.displayName}/${c.displayName}`,
-            etag: String(m.modifiedMs),
-            createdDateTime: iso(m.createdMs),
-            lastModifiedDateTime: iso(m.modifiedMs),
-            deletedDateTime: m.deletedMs === null ? null : iso(m.deletedMs),
-            from: m.from.id,
-            subject: m.subject,
-            size: Buffer.byteLength(m.content),
-            sha256: sha256Hex(Buffer.from(m.content, 'utf8')),
-          })),
+          messages: c.roots
+            .flatMap((r) => [r, ...(r.replies ?? [])])
+            .map((m) => ({
+              id: m.id,
+              replyToId: m.replyToId,
+              path: `${team.group.displayName}/${c.displayName}`,
+              etag: String(m.modifiedMs),
+              createdDateTime: iso(m.createdMs),
+              lastModifiedDateTime: iso(m.modifiedMs),
+              deletedDateTime: m.deletedMs === null ? null : iso(m.deletedMs),
+              from: m.from.id,
+              subject: m.subject,
+              size: Buffer.byteLength(m.content),
+              sha256: sha256Hex(Buffer.from(m.content, 'utf8')),
+            })),
         })),
       });
     }
@@ -309,9 +417,28 @@ export class TeamsService implements Service {
   private fromJson(a: Author): Record<string, unknown> {
     const tenantId = (this.directory as Directory).tenantId;
     if (a.kind === 'application') {
-      return { application: { '@odata.type': '#microsoft.graph.teamworkApplicationIdentity', id: a.id, displayName: a.displayName, applicationIdentityType: 'bot' }, device: null, user: null };
+      return {
+        application: {
+          '@odata.type': '#microsoft.graph.teamworkApplicationIdentity',
+          id: a.id,
+          displayName: a.displayName,
+          applicationIdentityType: 'bot',
+        },
+        device: null,
+        user: null,
+      };
     }
-    return { application: null, device: null, user: { '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: a.id, displayName: a.displayName, userIdentityType: 'aadUser', tenantId } };
+    return {
+      application: null,
+      device: null,
+      user: {
+        '@odata.type': '#microsoft.graph.teamworkUserIdentity',
+        id: a.id,
+        displayName: a.displayName,
+        userIdentityType: 'aadUser',
+        tenantId,
+      },
+    };
   }
 
   messageJson(c: Channel, m: ChatMessage, fields?: Set<string>, expandReplies = false): Record<string, unknown> {
@@ -340,14 +467,30 @@ export class TeamsService implements Service {
       mentions: m.mentions.map((x) => ({
         id: x.id,
         mentionText: x.mentionText,
-        mentioned: { application: null, device: null, conversation: null, tag: null, user: { '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: x.userId, displayName: x.displayName, userIdentityType: 'aadUser', tenantId: directory.tenantId } },
+        mentioned: {
+          application: null,
+          device: null,
+          conversation: null,
+          tag: null,
+          user: {
+            '@odata.type': '#microsoft.graph.teamworkUserIdentity',
+            id: x.userId,
+            displayName: x.displayName,
+            userIdentityType: 'aadUser',
+            tenantId: directory.tenantId,
+          },
+        },
       })),
       reactions: m.reactions.map((r) => ({
         reactionType: r.reactionType,
         displayName: null,
         reactionContentUrl: null,
         createdDateTime: iso(r.createdMs),
-        user: { application: null, device: null, user: { '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: r.userId, displayName: null, userIdentityType: 'aadUser' } },
+        user: {
+          application: null,
+          device: null,
+          user: { '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: r.userId, displayName: null, userIdentityType: 'aadUser' },
+        },
       })),
       messageHistory: [],
     };
@@ -389,9 +532,22 @@ export class TeamsService implements Service {
       isArchived: false,
       tenantId: d.tenantId,
       isMembershipLimitedToOwners: false,
-      memberSettings: { allowCreateUpdateChannels: true, allowCreatePrivateChannels: true, allowDeleteChannels: true, allowAddRemoveApps: true, allowCreateUpdateRemoveTabs: true, allowCreateUpdateRemoveConnectors: true },
+      memberSettings: {
+        allowCreateUpdateChannels: true,
+        allowCreatePrivateChannels: true,
+        allowDeleteChannels: true,
+        allowAddRemoveApps: true,
+        allowCreateUpdateRemoveTabs: true,
+        allowCreateUpdateRemoveConnectors: true,
+      },
       guestSettings: { allowCreateUpdateChannels: false, allowDeleteChannels: false },
-      messagingSettings: { allowUserEditMessages: true, allowUserDeleteMessages: true, allowOwnerDeleteMessages: true, allowTeamMentions: true, allowChannelMentions: true },
+      messagingSettings: {
+        allowUserEditMessages: true,
+        allowUserDeleteMessages: true,
+        allowOwnerDeleteMessages: true,
+        allowTeamMentions: true,
+        allowChannelMentions: true,
+      },
       funSettings: { allowGiphy: true, giphyContentRating: 'moderate', allowStickersAndMemes: true, allowCustomMemes: true },
       discoverySettings: { showInTeamsSearchAndSuggestions: false },
       summary: { ownersCount: Math.min(1, g.members.length), membersCount: g.members.length, guestsCount: 0 },
@@ -426,7 +582,12 @@ export class TeamsService implements Service {
   // Lists
 
   /** Newest first, keyset-paged on the id (creation instant) so writes between pages skip nothing older. */
-  private listNewestFirst(req: EmulatorRequest, list: readonly ChatMessage[], context: string, render: (m: ChatMessage, fields: Set<string> | undefined, expand: boolean) => Record<string, unknown>): EmulatorResponse {
+  private listNewestFirst(
+    req: EmulatorRequest,
+    list: readonly ChatMessage[],
+    context: string,
+    render: (m: ChatMessage, fields: Set<string> | undefined, expand: boolean) => Record<string, unknown>,
+  ): EmulatorResponse {
     const skip = req.query.get('$skiptoken');
     const headers: Record<string, string> = {};
     let token: ListToken;
@@ -437,7 +598,8 @@ export class TeamsService implements Service {
       if (ps.applied) headers['Preference-Applied'] = ps.applied;
       const s = req.query.get('$select') ?? undefined;
       const expand = req.query.get('$expand');
-      if (expand && expand.trim().toLowerCase() !== 'replies') throw new GraphError(400, 'BadRequest', `Expand of '${expand}' is not supported.`);
+      if (expand && expand.trim().toLowerCase() !== 'replies')
+        throw new GraphError(400, 'BadRequest', `Expand of '${expand}' is not supported.`);
       token = { c: Number.MAX_SAFE_INTEGER, n: ps.size, ...(s ? { s } : {}), ...(expand ? { x: true } : {}) };
     }
     const fields = selection(token.s, MESSAGE_FIELDS, 'chatMessage');
@@ -461,7 +623,8 @@ export class TeamsService implements Service {
     if (!token && req.query.has('$filter')) {
       // Only `lastModifiedDateTime gt <instant>` is documented for the channel messages delta.
       const f = req.query.get('$filter') ?? '';
-      if (!/^\s*lastModifiedDateTime\s+gt\s+\S+\s*$/i.test(f)) throw new GraphError(400, 'BadRequest', `Invalid filter clause: '${f}' is not supported for delta.`);
+      if (!/^\s*lastModifiedDateTime\s+gt\s+\S+\s*$/i.test(f))
+        throw new GraphError(400, 'BadRequest', `Invalid filter clause: '${f}' is not supported for delta.`);
     }
     const select = token ? token.s : (req.query.get('$select') ?? undefined);
     const fields = selection(select, MESSAGE_FIELDS, 'chatMessage');
@@ -474,7 +637,11 @@ export class TeamsService implements Service {
       if (err instanceof ExpiredDeltaToken) {
         // The sync state behind the token is gone: the client must start a full round again.
         // (Teams does not document its wording; this follows Graph's delta conventions.)
-        throw new GraphError(410, 'SyncStateNotFound', 'The sync state generation is not found. The delta token is expired and data must be synchronized again.');
+        throw new GraphError(
+          410,
+          'SyncStateNotFound',
+          'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
+        );
       }
       throw err;
     }
@@ -482,7 +649,8 @@ export class TeamsService implements Service {
     const value = page.changes
       .filter((c) => c.item !== undefined && (since === undefined || c.item.modifiedMs > since))
       .map((c) => ({ '@odata.type': '#microsoft.graph.chatMessage', ...this.messageJson(channel, c.item as ChatMessage, fields) }));
-    const carry = (c: DeltaCursor): string => encodeToken({ c, ...(select ? { s: select } : {}), ...(since !== undefined ? { f: since } : {}), n: ps.size } satisfies DeltaToken);
+    const carry = (c: DeltaCursor): string =>
+      encodeToken({ c, ...(select ? { s: select } : {}), ...(since !== undefined ? { f: since } : {}), n: ps.size } satisfies DeltaToken);
     const body: Record<string, unknown> = { '@odata.context': contextUrl(req, 'Collection(chatMessage)'), value };
     if (page.next) body['@odata.nextLink'] = link(req, req.path, { $skiptoken: carry(page.next) });
     else if (page.delta) body['@odata.deltaLink'] = link(req, req.path, { $deltatoken: carry(page.delta) });
@@ -510,13 +678,19 @@ export class TeamsService implements Service {
     }>(req);
     const content = body.body?.content;
     if (typeof content !== 'string' || content.length === 0) throw new GraphError(400, 'BadRequest', 'Message body cannot be empty.');
-    if (Buffer.byteLength(content) > MAX_CONTENT) throw new GraphError(413, 'RequestEntityTooLarge', 'Message size exceeds the limit of 28 KB.');
+    if (Buffer.byteLength(content) > MAX_CONTENT)
+      throw new GraphError(413, 'RequestEntityTooLarge', 'Message size exceeds the limit of 28 KB.');
     const contentType = (body.body?.contentType ?? 'text').toLowerCase();
-    if (contentType !== 'html' && contentType !== 'text') throw new GraphError(400, 'BadRequest', `Invalid contentType '${body.body?.contentType ?? ''}'.`);
+    if (contentType !== 'html' && contentType !== 'text')
+      throw new GraphError(400, 'BadRequest', `Invalid contentType '${body.body?.contentType ?? ''}'.`);
     const importing = body.createdDateTime !== undefined || body.from !== undefined;
     if (importing && !req.app?.roles.has(MIGRATE)) {
       // What Graph answers an application that sets createdDateTime/from without the import permission.
-      throw new GraphError(403, 'Forbidden', 'Message POST is allowed in application-only context only for import purposes. Refer to https://docs.microsoft.com/microsoftteams/platform/graph-api/import-messages/import-external-messages-to-teams for more details.');
+      throw new GraphError(
+        403,
+        'Forbidden',
+        'Message POST is allowed in application-only context only for import purposes. Refer to https://docs.microsoft.com/microsoftteams/platform/graph-api/import-messages/import-external-messages-to-teams for more details.',
+      );
     }
     const now = Date.now();
     let created = now;
@@ -556,8 +730,14 @@ export class TeamsService implements Service {
     this.store(channel, m, root);
     if (root) bump(root, now);
     channel.log.put((root ?? m).id, root ?? m);
-    const context = root ? `teams('${channel.teamId}')/channels('${channel.id}')/messages('${root.id}')/replies/$entity` : `teams('${channel.teamId}')/channels('${channel.id}')/messages/$entity`;
-    return { status: 201, headers: { Location: `${req.origin}${req.path}/${m.id}` }, body: { '@odata.context': contextUrl(req, context), ...this.messageJson(channel, m) } };
+    const context = root
+      ? `teams('${channel.teamId}')/channels('${channel.id}')/messages('${root.id}')/replies/$entity`
+      : `teams('${channel.teamId}')/channels('${channel.id}')/messages/$entity`;
+    return {
+      status: 201,
+      headers: { Location: `${req.origin}${req.path}/${m.id}` },
+      body: { '@odata.context': contextUrl(req, context), ...this.messageJson(channel, m) },
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -565,7 +745,11 @@ export class TeamsService implements Service {
 
   routes(router: Router, ctx: EmulatorContext): void {
     void ctx;
-    const opts = (kind: string, permissions: readonly string[]): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({ kind: `teams.${kind}`, auth: 'graph', permissions });
+    const opts = (kind: string, permissions: readonly string[]): { kind: string; auth: 'graph'; permissions: readonly string[] } => ({
+      kind: `teams.${kind}`,
+      auth: 'graph',
+      permissions,
+    });
     const base = '/v1.0/teams/:team';
     const ch = `${base}/channels/:channel`;
 
@@ -573,7 +757,10 @@ export class TeamsService implements Service {
       const team = this.teamOf(req.params);
       const fields = selection(req.query.get('$select'), CHANNEL_FIELDS, 'channel');
       const value = team.channels.map((c) => project(this.channelJson(team, c), fields));
-      return { status: 200, body: { '@odata.context': contextUrl(req, `teams('${team.group.id}')/channels`), '@odata.count': value.length, value } };
+      return {
+        status: 200,
+        body: { '@odata.context': contextUrl(req, `teams('${team.group.id}')/channels`), '@odata.count': value.length, value },
+      };
     });
     router.get(`${base}/members`, opts('members', MEMBER_READ), (req) => {
       const team = this.teamOf(req.params);
@@ -591,7 +778,10 @@ export class TeamsService implements Service {
           tenantId: d.tenantId,
         };
       });
-      return { status: 200, body: { '@odata.context': contextUrl(req, `teams('${team.group.id}')/members`), '@odata.count': value.length, value } };
+      return {
+        status: 200,
+        body: { '@odata.context': contextUrl(req, `teams('${team.group.id}')/members`), '@odata.count': value.length, value },
+      };
     });
     router.get(`${ch}/messages/delta`, opts('delta', MESSAGE_READ), (req) => this.delta(req, this.channelOf(req.params)));
     router.get(`${ch}/messages/:message/replies/:reply`, opts('reply', MESSAGE_READ), (req) => {
@@ -600,12 +790,23 @@ export class TeamsService implements Service {
       const m = c.byId.get(req.params['reply'] as string);
       if (!m || m.replyToId !== root.id) throw notFound();
       const fields = selection(req.query.get('$select'), MESSAGE_FIELDS, 'chatMessage');
-      return { status: 200, body: { '@odata.context': contextUrl(req, `teams('${c.teamId}')/channels('${c.id}')/messages('${root.id}')/replies/$entity`), ...this.messageJson(c, m, fields) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `teams('${c.teamId}')/channels('${c.id}')/messages('${root.id}')/replies/$entity`),
+          ...this.messageJson(c, m, fields),
+        },
+      };
     });
     router.get(`${ch}/messages/:message/replies`, opts('replies', MESSAGE_READ), (req) => {
       const c = this.channelOf(req.params);
       const root = this.rootOf(c, req.params['message'] as string);
-      return this.listNewestFirst(req, root.replies ?? [], `teams('${c.teamId}')/channels('${c.id}')/messages('${root.id}')/replies`, (m, f) => this.messageJson(c, m, f));
+      return this.listNewestFirst(
+        req,
+        root.replies ?? [],
+        `teams('${c.teamId}')/channels('${c.id}')/messages('${root.id}')/replies`,
+        (m, f) => this.messageJson(c, m, f),
+      );
     });
     router.post(`${ch}/messages/:message/replies`, opts('postReply', MESSAGE_WRITE), (req) => {
       const c = this.channelOf(req.params);
@@ -616,19 +817,34 @@ export class TeamsService implements Service {
       const m = this.rootOf(c, req.params['message'] as string);
       const fields = selection(req.query.get('$select'), MESSAGE_FIELDS, 'chatMessage');
       const expand = req.query.get('$expand');
-      if (expand && expand.trim().toLowerCase() !== 'replies') throw new GraphError(400, 'BadRequest', `Expand of '${expand}' is not supported.`);
-      return { status: 200, body: { '@odata.context': contextUrl(req, `teams('${c.teamId}')/channels('${c.id}')/messages/$entity`), ...this.messageJson(c, m, fields, !!expand) } };
+      if (expand && expand.trim().toLowerCase() !== 'replies')
+        throw new GraphError(400, 'BadRequest', `Expand of '${expand}' is not supported.`);
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `teams('${c.teamId}')/channels('${c.id}')/messages/$entity`),
+          ...this.messageJson(c, m, fields, !!expand),
+        },
+      };
     });
     router.get(`${ch}/messages`, opts('messages', MESSAGE_READ), (req) => {
       const c = this.channelOf(req.params);
-      return this.listNewestFirst(req, c.roots, `teams('${c.teamId}')/channels('${c.id}')/messages`, (m, f, x) => this.messageJson(c, m, f, x));
+      return this.listNewestFirst(req, c.roots, `teams('${c.teamId}')/channels('${c.id}')/messages`, (m, f, x) =>
+        this.messageJson(c, m, f, x),
+      );
     });
     router.post(`${ch}/messages`, opts('post', MESSAGE_WRITE), (req) => this.post(req, this.channelOf(req.params), null));
     router.get(ch, opts('channel', CHANNEL_READ), (req) => {
       const team = this.teamOf(req.params);
       const c = this.channelOf(req.params);
       const fields = selection(req.query.get('$select'), CHANNEL_FIELDS, 'channel');
-      return { status: 200, body: { '@odata.context': contextUrl(req, `teams('${team.group.id}')/channels/$entity`), ...project(this.channelJson(team, c), fields) } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': contextUrl(req, `teams('${team.group.id}')/channels/$entity`),
+          ...project(this.channelJson(team, c), fields),
+        },
+      };
     });
     router.get(base, opts('team', TEAM_READ), (req) => {
       const team = this.teamOf(req.params);
@@ -637,4 +853,3 @@ export class TeamsService implements Service {
     });
   }
 }
-

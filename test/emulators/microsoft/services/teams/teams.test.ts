@@ -56,7 +56,11 @@ async function failure(promise: Promise<unknown>): Promise<{ statusCode: number;
   throw new Error('expected the call to fail');
 }
 
-async function readAll(url: string, maxPageSize?: number, c: Client = client): Promise<{ items: Record<string, unknown>[]; pages: Page[]; deltaLink?: string }> {
+async function readAll(
+  url: string,
+  maxPageSize?: number,
+  c: Client = client,
+): Promise<{ items: Record<string, unknown>[]; pages: Page[]; deltaLink?: string }> {
   const items: Record<string, unknown>[] = [];
   const pages: Page[] = [];
   let next: string | undefined = url;
@@ -92,7 +96,11 @@ beforeAll(async () => {
   });
   client = graphClient(emulator);
   noRetry = graphClientWithoutRetry(emulator);
-  const teams = (await client.api('/groups').filter("resourceProvisioningOptions/Any(x:x eq 'Team')").select(['id', 'displayName']).get()) as Page;
+  const teams = (await client
+    .api('/groups')
+    .filter("resourceProvisioningOptions/Any(x:x eq 'Team')")
+    .select(['id', 'displayName'])
+    .get()) as Page;
   expect(teams.value.length).toBe(1);
   teamId = teams.value[0]?.['id'] as string;
 });
@@ -107,7 +115,11 @@ describe('teams and channels', () => {
     expect(team['id']).toBe(teamId);
     expect(team['internalId']).toMatch(/^19:.+@thread\.tacv2$/);
     const sel = (await client.api(`/teams/${teamId}`).select(['displayName']).get()) as Record<string, unknown>;
-    expect(Object.keys(sel).filter((k) => !k.startsWith('@')).sort()).toEqual(['displayName', 'id']);
+    expect(
+      Object.keys(sel)
+        .filter((k) => !k.startsWith('@'))
+        .sort(),
+    ).toEqual(['displayName', 'id']);
     const plain = [...emulator.directory.groups.values()].find((g) => !g.resourceProvisioningOptions.includes('Team'));
     const err = await failure(noRetry.api(`/teams/${plain?.id ?? ''}`).get());
     expect(err.statusCode).toBe(404);
@@ -177,11 +189,22 @@ describe('messages', () => {
     expect(n).toBeGreaterThan(2);
     const { items, pages } = await readAll(path(general, `/messages/${rootId}/replies?$top=2`));
     expect(pages.length).toBe(Math.ceil(n / 2));
-    expect(items.map((r) => r['id'])).toEqual(all.filter((m) => m.replyToId === rootId).map((m) => m.id).reverse());
+    expect(items.map((r) => r['id'])).toEqual(
+      all
+        .filter((m) => m.replyToId === rootId)
+        .map((m) => m.id)
+        .reverse(),
+    );
     for (const r of items) expect(r['replyToId']).toBe(rootId);
-    const reply = (await client.api(path(general, `/messages/${rootId}/replies/${items[0]?.['id'] as string}`)).get()) as Record<string, unknown>;
+    const reply = (await client.api(path(general, `/messages/${rootId}/replies/${items[0]?.['id'] as string}`)).get()) as Record<
+      string,
+      unknown
+    >;
     expect(reply['body']).toEqual(items[0]?.['body']);
-    const root = (await client.api(path(general, `/messages/${rootId}`)).expand('replies').get()) as Record<string, unknown>;
+    const root = (await client
+      .api(path(general, `/messages/${rootId}`))
+      .expand('replies')
+      .get()) as Record<string, unknown>;
     expect((root['replies'] as unknown[]).length).toBe(n);
     // A root's lastModifiedDateTime moves with its replies.
     expect(Date.parse(root['lastModifiedDateTime'] as string)).toBeGreaterThanOrEqual(Date.parse(items[0]?.['createdDateTime'] as string));
@@ -219,7 +242,10 @@ describe('messages', () => {
         else if (m.sha256 !== was.sha256) changed++;
       }
       // The next round gives exactly the roots whose etag moved (their own change or a reply's).
-      const expected = now.filter((m) => m.replyToId === null && old.get(m.id)?.etag !== m.etag).map((m) => m.id).sort();
+      const expected = now
+        .filter((m) => m.replyToId === null && old.get(m.id)?.etag !== m.etag)
+        .map((m) => m.id)
+        .sort();
       const round = await readAll(links.get(id) as string);
       expect(round.items.map((m) => m['id']).sort()).toEqual(expected);
       for (const m of round.items) {
@@ -265,11 +291,21 @@ describe('writes', () => {
       const start = await readAll(path(channelId, '/messages/delta'));
       const created = '2023-03-04T05:06:07.890Z';
       const from = { user: { id: author.id, displayName: author.displayName, userIdentityType: 'aadUser' } };
-      const root = (await c.api(path(channelId, '/messages')).post({ createdDateTime: created, from, subject: 'Restored', body: { contentType: 'html', content: '<p>restored root</p>' } })) as Record<string, unknown>;
+      const root = (await c.api(path(channelId, '/messages')).post({
+        createdDateTime: created,
+        from,
+        subject: 'Restored',
+        body: { contentType: 'html', content: '<p>restored root</p>' },
+      })) as Record<string, unknown>;
       expect(root['createdDateTime']).toBe(created);
       expect(root['id']).toBe(String(Date.parse(created)));
       expect((root['from'] as { user: { id: string } }).user.id).toBe(author.id);
-      const reply = (await c.api(path(channelId, `/messages/${root['id'] as string}/replies`)).post({ createdDateTime: '2023-03-04T06:00:00Z', from, body: { contentType: 'text', content: 'restored reply' } })) as Record<string, unknown>;
+      const reply = (await c
+        .api(path(channelId, `/messages/${root['id'] as string}/replies`))
+        .post({ createdDateTime: '2023-03-04T06:00:00Z', from, body: { contentType: 'text', content: 'restored reply' } })) as Record<
+        string,
+        unknown
+      >;
       expect(reply['replyToId']).toBe(root['id']);
       const back = (await client.api(path(channelId, `/messages/${root['id'] as string}`)).get()) as Record<string, unknown>;
       expect(back['subject']).toBe('Restored');
@@ -293,7 +329,9 @@ describe('writes', () => {
     try {
       emulator.directory.app.grantedRoles = new Set([...granted, 'ChannelMessage.Send']);
       const c = graphClientWithoutRetry(emulator, msalClient(emulator));
-      const importing = await failure(c.api(path(channelId, '/messages')).post({ createdDateTime: '2023-01-01T00:00:00Z', body: { content: 'old' } }));
+      const importing = await failure(
+        c.api(path(channelId, '/messages')).post({ createdDateTime: '2023-01-01T00:00:00Z', body: { content: 'old' } }),
+      );
       expect(importing.statusCode).toBe(403);
       expect(importing.message).toMatch(/only for import purposes/);
       const plain = (await c.api(path(channelId, '/messages')).post({ body: { content: 'hello' } })) as Record<string, unknown>;
@@ -308,7 +346,9 @@ describe('writes', () => {
   it('refuses reads without ChannelMessage.Read.All or Group.Read.All', async () => {
     const granted = emulator.directory.app.grantedRoles;
     try {
-      emulator.directory.app.grantedRoles = new Set(ALL_APPLICATION_PERMISSIONS.filter((p) => !['ChannelMessage.Read.All', 'Group.Read.All'].includes(p)));
+      emulator.directory.app.grantedRoles = new Set(
+        ALL_APPLICATION_PERMISSIONS.filter((p) => !['ChannelMessage.Read.All', 'Group.Read.All'].includes(p)),
+      );
       const c = graphClientWithoutRetry(emulator, msalClient(emulator));
       const err = await failure(c.api(path(channelId, '/messages')).get());
       expect(err.statusCode).toBe(403);
@@ -322,13 +362,22 @@ describe('writes', () => {
 describe('faults', () => {
   it('retries a transient 503, and surfaces an always-failing message, a 404 race and a cut body', async () => {
     const channelId = ((await client.api(`/teams/${teamId}/channels`).get()) as Page).value[0]?.['id'] as string;
-    const ids = channelExport(channelId).messages.filter((m) => m.replyToId === null).map((m) => m.id);
+    const ids = channelExport(channelId)
+      .messages.filter((m) => m.replyToId === null)
+      .map((m) => m.id);
     emulator.faults.clear();
     emulator.faults.add({ kind: 'status503', routeKind: 'teams.messages', times: 2 });
     expect(((await client.api(path(channelId, '/messages')).top(3).get()) as Page).value.length).toBe(3);
     expect(emulator.faults.fired[0]).toBe(2);
     emulator.faults.clear();
-    emulator.faults.add({ kind: 'error', routeKind: 'teams.message', path: `${ids[0] ?? ''}$`, status: 500, code: 'InternalServerError', message: 'Failed to process request.' });
+    emulator.faults.add({
+      kind: 'error',
+      routeKind: 'teams.message',
+      path: `${ids[0] ?? ''}$`,
+      status: 500,
+      code: 'InternalServerError',
+      message: 'Failed to process request.',
+    });
     expect((await failure(noRetry.api(path(channelId, `/messages/${ids[0] ?? ''}`)).get())).statusCode).toBe(500);
     expect(((await client.api(path(channelId, `/messages/${ids[1] ?? ''}`)).get()) as { id: string }).id).toBe(ids[1]);
     emulator.faults.clear();
