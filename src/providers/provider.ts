@@ -4,8 +4,19 @@
 // changes into snapshots. Adding a service adds a BackupService module to its provider and
 // touches nothing else.
 import type { Reason } from '../api/reasons.ts';
-import type { ItemMetadata } from '../repository/model.ts';
-import type { ObjectIssue } from '../worker/object-status.ts';
+
+/** What the source says of an item beyond its name and times (flags, ids, sharing), as JSON values. */
+export interface ItemMetadata {
+  [key: string]: string | number | boolean | null | string[];
+}
+
+/** A failure as the object backup status report shows it. */
+export interface SourceIssue {
+  /** Who raised it: our code, Microsoft Graph, or a Google API. */
+  source: 'internal' | 'graph' | 'google';
+  code: string;
+  message: string;
+}
 
 /** What kind of thing an account is: it decides which services apply to it. */
 export type AccountKind = 'user' | 'sharedMailbox' | 'site' | 'team';
@@ -77,7 +88,7 @@ export type Change =
    * The container could not be read to the end (after retries). Its items stay as they were;
    * its cursor stays where it was, so the next run tries again.
    */
-  | { type: 'containerFailed'; container: string; path: string; issue: ObjectIssue };
+  | { type: 'containerFailed'; container: string; path: string; issue: SourceIssue };
 
 export interface ServiceRun {
   changes: AsyncIterable<Change>;
@@ -117,13 +128,13 @@ export interface ProviderStats {
 
 /** A failure from the source or our side, with the catalog reason when the whole run must stop. */
 export class SourceError extends Error {
-  readonly issue: ObjectIssue;
+  readonly issue: SourceIssue;
   /** HTTP status from the source, when there was an answer. */
   readonly status: number | undefined;
   /** Set when no further request can succeed (credentials revoked, tenant gone): the run stops with this reason. */
   readonly fatalReason: Reason | undefined;
 
-  constructor(issue: ObjectIssue, options: { status?: number; fatalReason?: Reason } = {}) {
+  constructor(issue: SourceIssue, options: { status?: number; fatalReason?: Reason } = {}) {
     super(`${issue.code}: ${issue.message}`);
     this.name = 'SourceError';
     this.issue = issue;

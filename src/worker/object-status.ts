@@ -7,14 +7,12 @@
 //   NotAvailable  the source says the object no longer exists; leaves the report 30 days later
 //   Excluded      a user excluded that Failure version; never retried, kept forever; a newer
 //                 version is an object of its own and, once backed up, turns it into Success
+import type { SourceIssue } from '../providers/provider.ts';
+
 export type ObjectStatus = 'Failure' | 'Success' | 'NotAvailable' | 'Excluded';
 
-export interface ObjectIssue {
-  /** Who raised it: our code, Microsoft Graph, or a Google API. */
-  source: 'internal' | 'graph' | 'google';
-  code: string;
-  message: string;
-}
+/** The issue of an object version, as the source (or our code) raised it. */
+export type ObjectIssue = SourceIssue;
 
 export interface ObjectKey {
   account: string;

@@ -6,7 +6,7 @@
 import type { Account, Directory, Group } from '../provider.ts';
 import { SourceError } from '../provider.ts';
 import type { GraphSession } from './graph.ts';
-import { mapLimit } from './services/delta.ts';
+import { mapLimit } from '../../concurrency/map-limit.ts';
 
 interface GraphUser {
   id: string;

@@ -32,11 +32,11 @@
 //
 // Known gaps: attachments, extensions and extended properties are not read; a calendar that
 // another mailbox shares and Graph lists among this mailbox's calendars is backed up with them.
-import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun, SourceItem } from '../../provider.ts';
+import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
-import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerState } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 

@@ -12,12 +12,12 @@
 //
 // Known gaps: contact photos (a separate download per contact), extensions and extended
 // properties are not read.
-import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun, SourceItem } from '../../provider.ts';
+import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
-import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
 import { graphEntityJson } from './calendar.ts';
-import { containerRound, holdBack, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerState } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 

@@ -147,17 +147,3 @@ export function holdBack(next: string, previous: string | undefined, containers:
 export function* removedContainers(previous: ReadonlyMap<string, ContainerState>, current: ReadonlySet<string>): Generator<Change> {
   for (const id of previous.keys()) if (!current.has(id)) yield { type: 'containerRemoved', container: id };
 }
-
-/** Runs `fn` over `items` with at most `limit` at once; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}

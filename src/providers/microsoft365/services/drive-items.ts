@@ -18,11 +18,11 @@
 // Downloads use the pre-authenticated URL the listing hands out with each file: it costs no Graph
 // request (nor resource units). It lives about an hour, so an item downloaded late (a retry at the
 // end of the account) may find it expired; `/content` then redirects to a fresh one.
-import type { Change, ServiceRun, SourceItem } from '../../provider.ts';
+import type { Change, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
-import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
-import { holdBack, isResyncRequired, mapLimit } from './delta.ts';
+import { holdBack, isResyncRequired } from './delta.ts';
+import { mapLimit } from '../../../concurrency/map-limit.ts';
 
 interface IdentitySet {
   user?: Identity;

@@ -11,9 +11,8 @@
 // gives the moved message a new changeKey but keeps its id when the client asks for immutable ids;
 // the emulator does the same). A move therefore shows as `remove` from the old folder's round and
 // `upsert` in the new folder's round; the engine applies them in either order.
-import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun, SourceItem } from '../../provider.ts';
+import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
-import type { ItemMetadata } from '../../../repository/model.ts';
 import { BatchDownloader } from '../batch.ts';
 import type { GraphSession } from '../graph.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';

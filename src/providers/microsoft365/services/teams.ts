@@ -17,11 +17,11 @@
 // replies are left out of the document. Graph's delta only reaches back about eight months;
 // older root messages are not in a full round.
 import { createHash } from 'node:crypto';
-import type { Account, AccountKind, BackupService, Change, ServiceRun, SourceItem } from '../../provider.ts';
+import type { Account, AccountKind, BackupService, Change, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
-import type { ItemMetadata } from '../../../repository/model.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, mapLimit, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
+import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerRound, ContainerState } from './delta.ts';
 import type { ServiceFactory } from './index.ts';
 
