@@ -114,6 +114,13 @@ export interface BackupService {
   readonly name: string;
   /** The kinds of account the service backs up. */
   readonly accountKinds: readonly AccountKind[];
+  /**
+   * An item keeps its id when it moves from one container to another (mail folders do; a drive is
+   * one container, and a file moved to another drive is a new item). When true, an item removed
+   * from a container while another one could not be read may have moved there, so its removal
+   * waits for the next run.
+   */
+  readonly movesBetweenContainers: boolean;
   /** Changes since `cursor` (a previous run's ServiceRun.cursor()), or everything when undefined. */
   changes(account: Account, cursor: string | undefined, context: ChangeContext): ServiceRun;
 }

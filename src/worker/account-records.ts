@@ -50,7 +50,7 @@ export async function writeAccountRecord(repository: Repository, record: Account
   await repository.storage.put(recordName(record.policy, record.account), repository.sealBytes(Buffer.from(JSON.stringify(record))));
 }
 
-/** Every account record of a policy (for the report CLI and the exclusion reconciler). */
+/** Every account record of a policy (the accounts a policy already protects). */
 export async function readAccountRecords(repository: Repository, policy: string): Promise<AccountRecord[]> {
   const out: AccountRecord[] = [];
   for await (const object of repository.storage.list(PREFIX)) {

@@ -1,13 +1,16 @@
-// Backs up one service of one account into a snapshot: starts from the previous snapshot's items
-// of the account, applies the service's changes since the stored cursor, and hands the writer the
-// new cursor only when every change up to it is applied. Content is read only for new or changed
-// items (the writer reuses what the parent or a checkpoint has); a failing item is tried again at
-// the end of the account, then recorded as skipped and as a Failure in the object report, while
-// its previous version stays in the snapshot.
+// Backs up one service of one account into a snapshot: opens the account from what the repository
+// holds of it (a checkpoint of an interrupted attempt, else the previous snapshot), lists the
+// service's changes since that state's cursor, stores what the change ledger says to store, removes
+// what it says is gone, and hands the writer the new cursor only when every change up to it is in
+// the snapshot. Content is read only for new or changed items (the writer reuses what the parent or
+// a checkpoint has). A failing item is tried again at the end of the account, then recorded as
+// skipped and as a Failure in the object report, while its previous version stays in the snapshot.
+// What an error means (this item, this container, the whole run) is decided by failures.ts.
 import type { Reason } from '../api/reasons.ts';
 import type { Account, BackupService, Change, SourceItem } from '../providers/provider.ts';
-import { SourceError } from '../providers/provider.ts';
-import type { SnapshotWriter } from '../repository/writer.ts';
+import type { EntrySummary, SnapshotWriter, StoredAccount } from '../repository/writer.ts';
+import { ChangeLedger, type LedgerItems } from './change-ledger.ts';
+import { classifyFailure, type Failure } from './failures.ts';
 import type { ObjectIssue, Observation } from './object-status.ts';
 
 export interface Tally {
@@ -35,14 +38,21 @@ export interface AccountServiceOutcome {
   unchanged: number;
   /** Every container was read to the end: the cursor advanced and, on a first run, the base is complete. */
   complete: boolean;
-  /** Was this the service's base backup (no cursor before)? */
-  base: boolean;
-  /** Taken whole from a checkpoint of an earlier attempt of this run. */
+  /** Started from the checkpoint of an earlier attempt (and brought up to date from its cursor). */
   resumed: boolean;
+  /** Containers that could not be read to the end. */
+  failedContainers: number;
   observations: Observation[];
   skippedItems: SkippedItem[];
-  /** Set when the run must stop: the reason and a message for the operator. */
-  fatal?: { reason: Reason; message: string };
+  /** Set when the run must stop: the reason, a message for the operator, and whether our storage failed. */
+  stop?: RunStop;
+}
+
+/** Why a run stops (failures.ts decides). */
+export interface RunStop {
+  reason: Reason;
+  message: string;
+  storage: boolean;
 }
 
 export interface BackupAccountOptions {
@@ -54,101 +64,145 @@ export interface BackupAccountOptions {
   excluded?: ReadonlySet<string>;
   /** Called after each item, for progress. */
   onItem?: (bytes: number) => void;
-  /** Stops the account early (the run was cancelled or hit its deadline). */
+  /** Stops the account early (the run was cancelled, or another account hit a run-level failure). */
   signal?: AbortSignal;
 }
 
 const tally = (): Tally => ({ count: 0, bytes: 0 });
 
-function internalIssue(error: unknown): ObjectIssue {
-  return { source: 'internal', code: 'InternalError', message: error instanceof Error ? error.message : String(error) };
-}
-
-/** An error as the object report shows it, and whether it ends the run. */
-function classify(error: unknown): { issue: ObjectIssue; notFound: boolean; fatal?: Reason } {
-  if (error instanceof SourceError)
-    return { issue: error.issue, notFound: error.notFound, ...(error.fatalReason ? { fatal: error.fatalReason } : {}) };
-  return { issue: internalIssue(error), notFound: false };
-}
-
-export async function backupAccountService(
-  writer: SnapshotWriter,
-  service: BackupService,
-  account: Account,
-  options: BackupAccountOptions = {},
-): Promise<AccountServiceOutcome> {
-  const outcome: AccountServiceOutcome = {
-    account: account.id,
-    service: service.name,
-    added: tally(),
-    removed: tally(),
-    skipped: tally(),
-    unchanged: 0,
-    complete: false,
-    base: false,
-    resumed: false,
-    observations: [],
-    skippedItems: [],
+/** The writer's open account as the ledger reads it. */
+function ledgerView(entries: ReadonlyMap<string, EntrySummary>): LedgerItems {
+  return {
+    get: (id) => entries.get(id),
+    get size() {
+      return entries.size;
+    },
+    *ids(container) {
+      for (const [id, entry] of [...entries]) if (container === undefined || entry.container === container) yield id;
+    },
   };
-  const resumed = await writer.resumedAccount(account.id, service.name);
-  if (resumed) {
-    // An earlier attempt of this run finished the account and checkpointed it: take it whole.
-    writer.carryAccount(account.id, service.name, resumed);
-    return { ...outcome, unchanged: resumed.items, complete: true, resumed: true };
+}
+
+/** One account's service while it is backed up: the ledger, the downloads in flight, and the tallies. */
+class ServiceBackup {
+  readonly #writer: SnapshotWriter;
+  readonly #service: BackupService;
+  readonly #account: Account;
+  readonly #options: BackupAccountOptions;
+  readonly #outcome: AccountServiceOutcome;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #retryLater: SourceItem[] = [];
+  #ledger!: ChangeLedger;
+  /** The change stream failed before its end: the account's service is not read whole. */
+  #listingBroken = false;
+
+  constructor(writer: SnapshotWriter, service: BackupService, account: Account, options: BackupAccountOptions) {
+    this.#writer = writer;
+    this.#service = service;
+    this.#account = account;
+    this.#options = options;
+    this.#outcome = {
+      account: account.id,
+      service: service.name,
+      added: tally(),
+      removed: tally(),
+      skipped: tally(),
+      unchanged: 0,
+      complete: false,
+      resumed: false,
+      failedContainers: 0,
+      observations: [],
+      skippedItems: [],
+    };
   }
-  const previous = await writer.previousAccount(account.id, service.name);
-  outcome.base = previous?.deltaToken === undefined;
-  const entries = await writer.openAccount(account.id, service.name, previous);
-  const concurrency = options.itemConcurrency ?? 16;
-  const inFlight = new Set<Promise<void>>();
-  const retryLater: SourceItem[] = [];
-  /** Containers being listed again after an expired token: the ids the listing named. */
-  const resyncing = new Map<string, Set<string>>();
-  let fatal: { reason: Reason; message: string } | undefined;
-  let failedContainers = 0;
-  // Without a cursor the service lists everything; what the previous snapshot has and the listing
-  // does not name (left over from an attempt that stopped) is gone from the source.
-  const seenInFullListing = outcome.base ? new Set<string>() : undefined;
 
-  // Removals wait for the end of the account: a move shows as a remove from one container and an
-  // upsert in another, in either order, and an item named by an upsert in this run is still in the
-  // source (even when its download failed and it keeps its previous version).
-  const upserted = new Set<string>();
-  /** Containers with an item that could not be stored: their cursor stays, so the item is tried again next run. */
-  const heldBack = new Set<string>();
-  const pendingRemovals = new Map<string, string | undefined>();
-  /** The stored item `id`, when it is in `container` (any container when undefined). */
-  const storedIn = (id: string, container: string | undefined) => {
-    const entry = entries.get(id);
-    return entry && (container === undefined || entry.container === undefined || entry.container === container) ? entry : undefined;
-  };
-  const remove = (id: string, container: string | undefined): void => {
-    if (storedIn(id, container)) pendingRemovals.set(id, container);
-  };
-  const applyRemovals = (): void => {
-    for (const [id, container] of pendingRemovals) {
-      const entry = storedIn(id, container);
-      if (entry && !upserted.has(id)) removeNow(id, entry.size);
+  get #stopped(): boolean {
+    return this.#outcome.stop !== undefined || this.#options.signal?.aborted === true;
+  }
+
+  async run(): Promise<AccountServiceOutcome> {
+    const { id: account } = this.#account;
+    const service = this.#service.name;
+    // An account an interrupted attempt finished is brought up to date from its checkpointed
+    // cursor (one delta round), never carried as it was when that attempt died.
+    const resumed = await this.#writer.resumedAccount(account, service);
+    const from: StoredAccount | undefined = resumed ?? (await this.#writer.previousAccount(account, service));
+    this.#outcome.resumed = resumed !== undefined;
+    const entries = await this.#writer.openAccount(account, service, from);
+    const items = ledgerView(entries);
+    const excluded = this.#options.excluded;
+    this.#ledger = new ChangeLedger(items, {
+      base: from?.deltaToken === undefined,
+      movesBetweenContainers: this.#service.movesBetweenContainers,
+      ...(excluded ? { excluded: (id: string, version: string) => excluded.has(`${id}\u0000${version}`) } : {}),
+    });
+    const run = this.#service.changes(this.#account, from?.deltaToken, { previousVersion: (id) => entries.get(id)?.version });
+    try {
+      for await (const change of run.changes) {
+        if (this.#stopped) break;
+        await this.#apply(change);
+      }
+    } catch (error) {
+      this.#listingFailed(error);
     }
-    pendingRemovals.clear();
-  };
-  const removeNow = (id: string, size: number): void => {
-    writer.removeItem(account.id, service.name, id);
-    outcome.removed.count++;
-    outcome.removed.bytes += size;
-    outcome.observations.push({ kind: 'gone', account: account.id, service: service.name, id });
-  };
+    await Promise.all(this.#inFlight);
+    if (!this.#stopped) for (const item of this.#retryLater.splice(0)) await this.#store(item, true);
+    // Items still waiting for their retry (the run stopped early) stay at their previous version.
+    const stopped = this.#stopped || this.#listingBroken;
+    for (const { id, size } of this.#ledger.removals(stopped)) {
+      this.#writer.removeItem(account, service, id);
+      this.#outcome.removed.count++;
+      this.#outcome.removed.bytes += size;
+      this.#outcome.observations.push({ kind: 'gone', account, service, id });
+    }
+    const result = this.#ledger.result(stopped);
+    this.#outcome.complete = result.complete;
+    // The cursor advances only when every change up to it is in the snapshot: a stopped account
+    // keeps the cursor it started from (replaying changes from it is harmless), and the containers
+    // the ledger holds back keep theirs.
+    const cursor = stopped ? from?.deltaToken : run.cursor(new Set(result.held.keys()));
+    if (cursor !== undefined) this.#writer.setDeltaToken(account, service, cursor);
+    await this.#writer.finishAccount(account, service);
+    return this.#outcome;
+  }
 
-  const store = async (item: SourceItem, lastTry: boolean): Promise<void> => {
-    if (options.excluded?.has(`${item.id}\u0000${item.version}`)) {
-      // Not in the snapshot: once the exclusion is deleted, the next run must see the item again.
-      heldBack.add(item.container);
+  async #apply(change: Change): Promise<void> {
+    const step = this.#ledger.apply(change);
+    if (step.action === 'store') {
+      await this.#dispatch(step.item);
       return;
     }
+    const { id: account } = this.#account;
+    const service = this.#service.name;
+    if (change.type === 'containerDone') {
+      this.#outcome.observations.push({ kind: 'succeeded', account, service, id: `container:${change.container}`, version: 'container' });
+    } else if (change.type === 'containerFailed') {
+      this.#outcome.failedContainers++;
+      this.#outcome.observations.push({
+        kind: 'failed',
+        account,
+        service,
+        id: `container:${change.container}`,
+        version: 'container',
+        path: change.path,
+        issue: change.issue,
+      });
+    }
+  }
+
+  async #dispatch(item: SourceItem): Promise<void> {
+    while (this.#inFlight.size >= (this.#options.itemConcurrency ?? 16)) await Promise.race(this.#inFlight);
+    const task = this.#store(item, false).finally(() => this.#inFlight.delete(task));
+    this.#inFlight.add(task);
+  }
+
+  async #store(item: SourceItem, lastTry: boolean): Promise<void> {
+    const { id: account } = this.#account;
+    const service = this.#service.name;
     try {
-      const result = await writer.addItem({
-        account: account.id,
-        service: service.name,
+      const result = await this.#writer.addItem({
+        account,
+        service,
         id: item.id,
         version: item.version,
         container: item.container,
@@ -162,140 +216,73 @@ export async function backupAccountService(
         content: () => item.content(),
       });
       if (result === 'added') {
-        outcome.added.count++;
-        outcome.added.bytes += item.size;
-      } else outcome.unchanged++;
-      if (options.reported?.has(item.id))
-        outcome.observations.push({ kind: 'succeeded', account: account.id, service: service.name, id: item.id, version: item.version });
-      options.onItem?.(item.size);
+        this.#outcome.added.count++;
+        this.#outcome.added.bytes += item.size;
+      } else this.#outcome.unchanged++;
+      if (this.#options.reported?.has(item.id))
+        this.#outcome.observations.push({ kind: 'succeeded', account, service, id: item.id, version: item.version });
+      this.#options.onItem?.(item.size);
     } catch (error) {
-      const { issue, notFound, fatal: fatalReason } = classify(error);
-      if (fatalReason) {
-        fatal ??= { reason: fatalReason, message: issue.message };
-        return;
-      }
-      if (notFound) {
-        // Deleted between the listing and the download: gone, not failed.
-        upserted.delete(item.id);
-        remove(item.id, undefined);
-        return;
-      }
+      const failure = classifyFailure(error, { stage: 'item', cancelled: this.#options.signal?.aborted === true });
+      if (failure.scope === 'run') return this.#stop(failure);
+      if (failure.gone) return this.#ledger.gone(item);
       if (!lastTry) {
-        retryLater.push(item);
+        this.#retryLater.push(item);
         return;
       }
-      outcome.skipped.count++;
-      outcome.skipped.bytes += item.size;
-      heldBack.add(item.container);
-      const path = `${item.path}/${item.name}`;
-      outcome.skippedItems.push({
-        account: account.address,
-        service: service.name,
+      this.#ledger.failed(item);
+      this.#outcome.skipped.count++;
+      this.#outcome.skipped.bytes += item.size;
+      this.#outcome.skippedItems.push({
+        account: this.#account.address,
+        service,
         id: item.id,
         version: item.version,
         path: item.path,
         name: item.name,
         size: item.size,
-        issue,
+        issue: failure.issue,
       });
-      outcome.observations.push({
+      this.#outcome.observations.push({
         kind: 'failed',
-        account: account.id,
-        service: service.name,
+        account,
+        service,
         id: item.id,
         version: item.version,
-        path,
-        issue,
+        path: `${item.path}/${item.name}`,
+        issue: failure.issue,
       });
     }
-  };
-
-  const dispatch = async (item: SourceItem): Promise<void> => {
-    while (inFlight.size >= concurrency) await Promise.race(inFlight);
-    const task = store(item, false).finally(() => inFlight.delete(task));
-    inFlight.add(task);
-  };
-
-  const apply = async (change: Change): Promise<void> => {
-    switch (change.type) {
-      case 'upsert':
-        upserted.add(change.item.id);
-        pendingRemovals.delete(change.item.id);
-        resyncing.get(change.item.container)?.add(change.item.id);
-        seenInFullListing?.add(change.item.id);
-        await dispatch(change.item);
-        return;
-      case 'remove':
-        // Only when the stored item is in the container that reports it (a move reports both sides).
-        remove(change.id, change.container);
-        return;
-      case 'resync':
-        resyncing.set(change.container, new Set());
-        return;
-      case 'containerDone': {
-        const seen = resyncing.get(change.container);
-        if (seen) {
-          await Promise.all(inFlight);
-          for (const [id, entry] of [...entries]) if (entry.container === change.container && !seen.has(id)) remove(id, change.container);
-          resyncing.delete(change.container);
-        }
-        outcome.observations.push({
-          kind: 'succeeded',
-          account: account.id,
-          service: service.name,
-          id: `container:${change.container}`,
-          version: 'container',
-        });
-        return;
-      }
-      case 'containerRemoved':
-        await Promise.all(inFlight);
-        for (const [id, entry] of [...entries]) if (entry.container === change.container) remove(id, change.container);
-        return;
-      case 'containerFailed': {
-        failedContainers++;
-        const { issue } = change;
-        outcome.observations.push({
-          kind: 'failed',
-          account: account.id,
-          service: service.name,
-          id: `container:${change.container}`,
-          version: 'container',
-          path: change.path,
-          issue,
-        });
-        return;
-      }
-    }
-  };
-
-  const run = service.changes(account, previous?.deltaToken, { previousVersion: (id) => entries.get(id)?.version });
-  try {
-    for await (const change of run.changes) {
-      if (fatal || options.signal?.aborted) break;
-      await apply(change);
-    }
-  } catch (error) {
-    const { issue, fatal: fatalReason } = classify(error);
-    fatal ??= { reason: fatalReason ?? 'InternalError', message: issue.message };
   }
-  await Promise.all(inFlight);
-  if (!fatal && !options.signal?.aborted) {
-    for (const item of retryLater.splice(0)) await store(item, true);
+
+  /** The change stream itself failed: the account's service is read no further this run. */
+  #listingFailed(error: unknown): void {
+    const failure = classifyFailure(error, { stage: 'listing', cancelled: this.#options.signal?.aborted === true });
+    if (failure.scope === 'run') return this.#stop(failure);
+    // The service cannot go on for this account: it keeps what it has and its cursor.
+    this.#listingBroken = true;
+    this.#outcome.failedContainers++;
+    this.#outcome.observations.push({
+      kind: 'failed',
+      account: this.#account.id,
+      service: this.#service.name,
+      id: `container:${this.#service.name}`,
+      version: 'container',
+      path: '',
+      issue: failure.issue,
+    });
   }
-  // Items still waiting for their retry (the run stopped early) stay at their previous version.
-  const stopped = fatal !== undefined || options.signal?.aborted === true;
-  outcome.complete = !stopped && failedContainers === 0;
-  if (outcome.complete && seenInFullListing) {
-    for (const id of [...entries.keys()]) if (!seenInFullListing.has(id)) remove(id, undefined);
+
+  #stop(failure: Failure): void {
+    this.#outcome.stop ??= { reason: failure.reason, message: failure.issue.message, storage: failure.storage };
   }
-  applyRemovals();
-  // The cursor advances only when every change up to it is in the snapshot. A stopped or partly
-  // failed account keeps the previous cursor (replaying changes from it is harmless); the
-  // service's own cursor already keeps failed containers at their old tokens.
-  const cursor = stopped ? previous?.deltaToken : run.cursor(heldBack);
-  if (cursor !== undefined) writer.setDeltaToken(account.id, service.name, cursor);
-  await writer.finishAccount(account.id, service.name);
-  if (fatal) outcome.fatal = fatal;
-  return outcome;
+}
+
+export function backupAccountService(
+  writer: SnapshotWriter,
+  service: BackupService,
+  account: Account,
+  options: BackupAccountOptions = {},
+): Promise<AccountServiceOutcome> {
+  return new ServiceBackup(writer, service, account, options).run();
 }

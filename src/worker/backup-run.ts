@@ -1,22 +1,23 @@
-// One backup run of one shard: discover the tenant, select this shard's accounts, back up each
-// selected service of each account (several accounts at once, since the source's quotas are per
-// account), carry the previous state of accounts the run did not reach, commit one snapshot, and
-// record per account its object report and status. The outcome follows the job monitor's rules:
-// Successful (skipped items may exist and are retried), Incomplete (stopped by an error; the
-// partial snapshot is committed and usable), Unsuccessful (nothing could be done), Cancelled.
-import type { Reason } from '../api/reasons.ts';
-import type { Account, BackupService, Provider, ProviderStats } from '../providers/provider.ts';
-import { SourceError } from '../providers/provider.ts';
-import { RepositoryError } from '../repository/errors.ts';
+// One backup run of one shard, as named steps: resolve the policy's services, discover the tenant
+// and select this shard's accounts, open the snapshot writer, back up each selected account
+// (several at once, since the source's quotas are per account), carry the previous state of the
+// accounts the run did not reach, commit one snapshot, and summarise the outcome by the job
+// monitor's rules (run-outcome.ts). Per account it also keeps its object report and status
+// (account-records.ts). What an error stops (an item, a container, the run) is failures.ts's call.
+import { eachLimit } from '../concurrency/map-limit.ts';
+import type { BackupService, Provider, ProviderStats } from '../providers/provider.ts';
 import type { Repository } from '../repository/repository.ts';
 import type { SnapshotWriter } from '../repository/writer.ts';
 import { readAccountRecord, readAccountRecords, writeAccountRecord, type AccountRecord } from './account-records.ts';
-import { backupAccountService, type AccountServiceOutcome, type SkippedItem, type Tally } from './backup-account.ts';
+import { backupAccountService, type AccountServiceOutcome, type RunStop, type SkippedItem, type Tally } from './backup-account.ts';
+import { matchExclusions, type Exclusion } from './exclusions.ts';
+import { classifyFailure, type Failure } from './failures.ts';
 import { accountStatus, applyExclusions, applyObservations, type AccountStatus, type ExclusionRequest } from './object-status.ts';
-import { selectAccounts, type SelectionInput } from './selection.ts';
+import { summariseRun, unsuccessful, type RunSummary } from './run-outcome.ts';
+import { selectAccounts, type SelectedAccount, type Selection, type SelectionInput } from './selection.ts';
 import { skippedItemsCsv, skippedReportName } from './skipped-report.ts';
 
-export type RunOutcome = 'Successful' | 'Incomplete' | 'Unsuccessful' | 'Cancelled';
+export type { RunOutcome } from './run-outcome.ts';
 
 export interface ServiceStatistics {
   added: Tally;
@@ -45,16 +46,18 @@ export interface BackupRunInput {
   only?: readonly string[];
   /** Accounts backed up at once. */
   concurrency: number;
-  /** Object versions to exclude (the policy's ObjectExclusions); `account` is an address or id, any when absent. */
-  exclusions?: readonly { account?: string; objectId: string; version: string }[];
+  /** Object versions to exclude (the policy's ObjectExclusions). */
+  exclusions?: readonly Exclusion[];
   clock?: () => Date;
+  /** Cancels the run: what was stored is committed. */
   signal?: AbortSignal;
   onProgress?: (progress: RunProgress) => void;
   checkpointEveryMs?: number;
   checkpointEveryBytes?: number;
   /**
    * After an account is finished, write a checkpoint if the last one is older than this (default
-   * 60 s): a killed worker's next attempt then takes finished accounts whole.
+   * 60 s): a killed worker's next attempt then starts finished accounts from their checkpointed
+   * state and cursor.
    */
   checkpointAfterAccountMs?: number;
   itemConcurrency?: number;
@@ -67,10 +70,7 @@ export interface AccountSummary {
   status: AccountStatus;
 }
 
-export interface BackupRunResult {
-  outcome: RunOutcome;
-  reason: Reason;
-  message: string;
+export interface BackupRunResult extends RunSummary {
   snapshot?: string;
   startTime: string;
   completionTime: string;
@@ -97,54 +97,138 @@ function add(into: Tally, from: Tally): void {
   into.bytes += from.bytes;
 }
 
-function fatalOf(error: unknown): { reason: Reason; message: string } {
-  if (error instanceof SourceError) return { reason: error.fatalReason ?? 'InternalError', message: error.message };
-  if (error instanceof RepositoryError) return { reason: error.reason, message: error.message };
-  return { reason: 'InternalError', message: error instanceof Error ? error.message : String(error) };
+/** Everything a run accumulates while its accounts are backed up. */
+interface RunState {
+  readonly input: BackupRunInput;
+  readonly clock: () => Date;
+  readonly writer: SnapshotWriter;
+  readonly selection: Selection;
+  /** Fires when a run-level failure stops the run; `signal` also fires on the input's cancel. */
+  readonly stop: AbortController;
+  readonly signal: AbortSignal;
+  /** The first failure that stopped the run. */
+  failure?: RunStop;
+  readonly statistics: BackupRunResult['statistics'];
+  readonly byStatus: Record<AccountStatus, number>;
+  readonly progress: RunProgress;
+  readonly skippedItems: SkippedItem[];
+  readonly summaries: AccountSummary[];
+  readonly exclusions: BackupRunResult['exclusions'];
+  /** Accounts and services handed to the engine (`account\u0000service`); the others are carried at the commit. */
+  readonly started: Set<string>;
+  failedContainers: number;
+  failedObjects: number;
+  excludedObjects: number;
+  lastCheckpoint: number;
+}
+
+/** The policy's services as the provider offers them, or the first one it does not offer. */
+export function resolveServices(provider: Provider, names: readonly string[]): { services: BackupService[] } | { missing: string } {
+  const services: BackupService[] = [];
+  for (const name of names) {
+    const service = provider.services.get(name);
+    if (!service) return { missing: name };
+    services.push(service);
+  }
+  return { services };
 }
 
 export async function runBackup(input: BackupRunInput): Promise<BackupRunResult> {
   const clock = input.clock ?? (() => new Date());
   const startTime = clock().toISOString();
-  const stats = { total: emptyStats(), services: {} as Record<string, ServiceStatistics> };
-  const byStatus: Record<AccountStatus, number> = { Success: 0, Partial: 0, Failed: 0, Onboarding: 0 };
-  const result = (outcome: RunOutcome, reason: Reason, message: string, extra: Partial<BackupRunResult> = {}): BackupRunResult => ({
-    outcome,
-    reason,
-    message,
+  const ended = (summary: RunSummary, run?: RunState, extra: Partial<BackupRunResult> = {}): BackupRunResult => ({
+    ...summary,
     startTime,
     completionTime: clock().toISOString(),
-    statistics: stats,
-    accounts: { total: 0, shard: 0, done: 0, byStatus, list: [] },
+    statistics: run?.statistics ?? { total: emptyStats(), services: {} },
+    accounts: { total: 0, shard: 0, done: 0, byStatus: run?.byStatus ?? { Success: 0, Partial: 0, Failed: 0, Onboarding: 0 }, list: [] },
     objects: { failed: 0, excluded: 0 },
     failedContainers: 0,
     exclusions: { excluded: [], ignored: [] },
     requests: input.provider.stats(),
     ...extra,
   });
+  const cancelled = (): boolean => input.signal?.aborted === true;
 
-  const services: BackupService[] = [];
-  for (const name of input.services) {
-    const service = input.provider.services.get(name);
-    if (!service)
-      return result(
-        'Unsuccessful',
+  const resolved = resolveServices(input.provider, input.services);
+  if ('missing' in resolved) {
+    return ended(
+      unsuccessful(
         'InvalidConfiguration',
-        `The ${input.provider.name} provider has no service ${name}; remove it from spec.services.`,
-      );
-    services.push(service);
+        `The ${input.provider.name} provider has no service ${resolved.missing}; remove it from spec.services.`,
+      ),
+    );
+  }
+  const discovered = await discoverAndSelect(input, resolved.services);
+  if ('outcome' in discovered) return ended(discovered);
+  const selection = discovered;
+  if (selection.missingGroups.length > 0) {
+    return ended(
+      unsuccessful('GroupsMissing', `The account selection names groups the tenant no longer has: ${selection.missingGroups.join(', ')}.`),
+    );
+  }
+  let writer: SnapshotWriter;
+  try {
+    writer = await openWriter(input);
+  } catch (error) {
+    const failure = classifyFailure(error, { stage: 'listing', cancelled: cancelled() });
+    return ended(unsuccessful(failure.reason, failure.issue.message));
   }
 
+  const run = newRunState(input, clock, writer, selection);
+  await eachLimit(
+    selection.accounts,
+    input.concurrency,
+    (selected) => backupAccount(run, selected),
+    () => run.signal.aborted,
+  );
+  const committed = await commitRun(run);
+  const total = run.statistics.total;
+  const summary = summariseRun({
+    cancelled: cancelled(),
+    ...(run.failure ? { failure: run.failure } : {}),
+    ...(committed.snapshot ? { snapshot: committed.snapshot } : {}),
+    accountsDone: run.progress.accountsDone,
+    accountsTotal: selection.accounts.length,
+    added: total.added.count,
+    removed: total.removed.count,
+    skipped: total.skipped.count,
+    failedContainers: run.failedContainers,
+  });
+  return ended(summary, run, {
+    ...committed,
+    accounts: {
+      total: selection.totalAccounts,
+      shard: selection.accounts.length,
+      done: run.progress.accountsDone,
+      byStatus: run.byStatus,
+      list: run.summaries,
+    },
+    objects: { failed: run.failedObjects, excluded: run.excludedObjects },
+    failedContainers: run.failedContainers,
+    exclusions: run.exclusions,
+  });
+}
+
+/** Discovers the tenant and selects this shard's accounts (accounts the repository knows count as protected). */
+async function discoverAndSelect(input: BackupRunInput, services: BackupService[]): Promise<Selection | RunSummary> {
+  const failed = (error: unknown, what: string): RunSummary => {
+    const failure = classifyFailure(error, { stage: 'listing', cancelled: input.signal?.aborted === true });
+    return unsuccessful(failure.reason, `${what}${failure.issue.message}`);
+  };
   let directory;
   let known: Set<string>;
   try {
     directory = await input.provider.discover();
+  } catch (error) {
+    return failed(error, 'Discovery of the tenant failed: ');
+  }
+  try {
     known = new Set((await readAccountRecords(input.repository, input.policy)).map((r) => r.account));
   } catch (error) {
-    const fatal = fatalOf(error);
-    return result('Unsuccessful', fatal.reason, `Discovery of the tenant failed: ${fatal.message}`);
+    return failed(error, '');
   }
-  const selection = selectAccounts({
+  return selectAccounts({
     directory,
     accounts: input.accounts,
     discovery: input.discovery,
@@ -153,71 +237,55 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
     ...(input.only ? { only: input.only } : {}),
     shard: input.shard,
   });
-  if (selection.missingGroups.length > 0) {
-    return result(
-      'Unsuccessful',
-      'GroupsMissing',
-      `The account selection names groups the tenant no longer has: ${selection.missingGroups.join(', ')}.`,
-    );
-  }
+}
 
-  let writer: SnapshotWriter;
-  try {
-    writer = await input.repository.snapshotWriter({
-      policy: input.policy,
-      run: input.run,
-      shard: input.shard.index,
-      parent: 'latest',
-      ...(input.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: input.checkpointEveryMs }),
-      ...(input.checkpointEveryBytes === undefined ? {} : { checkpointEveryBytes: input.checkpointEveryBytes }),
-    });
-  } catch (error) {
-    const fatal = fatalOf(error);
-    return result('Unsuccessful', fatal.reason, fatal.message);
-  }
+function openWriter(input: BackupRunInput): Promise<SnapshotWriter> {
+  return input.repository.snapshotWriter({
+    policy: input.policy,
+    run: input.run,
+    shard: input.shard.index,
+    parent: 'latest',
+    ...(input.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: input.checkpointEveryMs }),
+    ...(input.checkpointEveryBytes === undefined ? {} : { checkpointEveryBytes: input.checkpointEveryBytes }),
+  });
+}
 
-  const progress: RunProgress = { accountsDone: 0, accountsTotal: selection.accounts.length, itemsDone: 0, bytesDone: 0 };
-  const report = (): void => input.onProgress?.({ ...progress });
+function newRunState(input: BackupRunInput, clock: () => Date, writer: SnapshotWriter, selection: Selection): RunState {
   const stop = new AbortController();
-  const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
-  let fatal: { reason: Reason; message: string } | undefined;
-  const skippedItems: SkippedItem[] = [];
-  const summaries: AccountSummary[] = [];
-  let failedContainers = 0;
-  let failedObjects = 0;
-  let excludedObjects = 0;
-  const exclusions: BackupRunResult['exclusions'] = { excluded: [], ignored: [] };
-  const reached = new Set<string>();
-  let lastCheckpoint = clock().getTime();
+  return {
+    input,
+    clock,
+    writer,
+    selection,
+    stop,
+    signal: input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal,
+    statistics: { total: emptyStats(), services: {} },
+    byStatus: { Success: 0, Partial: 0, Failed: 0, Onboarding: 0 },
+    progress: { accountsDone: 0, accountsTotal: selection.accounts.length, itemsDone: 0, bytesDone: 0 },
+    skippedItems: [],
+    summaries: [],
+    exclusions: { excluded: [], ignored: [] },
+    started: new Set(),
+    failedContainers: 0,
+    failedObjects: 0,
+    excludedObjects: 0,
+    lastCheckpoint: clock().getTime(),
+  };
+}
 
-  const backupAccount = async (account: Account, accountServices: BackupService[]): Promise<void> => {
-    reached.add(account.id);
-    const now = clock();
+const stopOf = (failure: Failure): RunStop => ({ reason: failure.reason, message: failure.issue.message, storage: failure.storage });
+
+/** Stops the run at its first failure; the cancellation itself is not a failure. */
+function stopRun(run: RunState, stop: RunStop): void {
+  if (stop.reason !== 'Cancelled') run.failure ??= stop;
+  run.stop.abort();
+}
+
+/** Backs up every selected service of one account, then records its object report and status. */
+async function backupAccount(run: RunState, { account, services }: SelectedAccount): Promise<void> {
+  const { input, clock } = run;
+  try {
     const previous = await readAccountRecord(input.repository, input.policy, account.id);
-    let objects = previous?.objects ?? [];
-    // An ObjectExclusion names an object id and version (and optionally the account); the
-    // service comes from the report, where the failed version is listed.
-    const requested = (input.exclusions ?? []).filter(
-      (e) => e.account === undefined || e.account === account.id || e.account.toLowerCase() === account.address,
-    );
-    const requests: ExclusionRequest[] = [];
-    for (const e of requested) {
-      const listed = objects.filter((o) => o.id === e.objectId && o.version === e.version);
-      if (listed.length > 0)
-        for (const o of listed) requests.push({ account: account.id, service: o.service, id: o.id, version: o.version });
-      else if (e.account !== undefined)
-        exclusions.ignored.push({
-          account: account.address,
-          service: '',
-          id: e.objectId,
-          version: e.version,
-          reason: 'no such object version in the object backup status report',
-        });
-    }
-    const applied = applyExclusions(objects, requests, now);
-    objects = applied.records;
-    exclusions.excluded.push(...applied.excluded.map((x) => ({ ...x, account: account.address })));
-    exclusions.ignored.push(...applied.ignored.map((x) => ({ ...x, account: account.address })));
     const record: AccountRecord = previous ?? {
       version: 1,
       policy: input.policy,
@@ -227,136 +295,101 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
       services: {},
       objects: [],
       status: 'Onboarding',
-      updated: now.toISOString(),
+      updated: clock().toISOString(),
     };
-    const outcomes: AccountServiceOutcome[] = [];
-    for (const service of accountServices) {
-      if (signal.aborted) {
-        await carryForward(writer, account.id, service.name);
-        continue;
-      }
+    const matched = matchExclusions(record.objects, input.exclusions ?? [], account);
+    const applied = applyExclusions(record.objects, matched.requests, clock());
+    let objects = applied.records;
+    run.exclusions.excluded.push(...applied.excluded.map((x) => ({ ...x, account: account.address })));
+    run.exclusions.ignored.push(...matched.ignored, ...applied.ignored.map((x) => ({ ...x, account: account.address })));
+    let skipped = 0;
+    for (const service of services) {
+      // Services the run no longer reaches are carried as they were at the commit.
+      if (run.signal.aborted) break;
+      run.started.add(`${account.id}\u0000${service.name}`);
       const mine = objects.filter((o) => o.service === service.name);
-      const outcome = await backupAccountService(writer, service, account, {
+      const outcome = await backupAccountService(run.writer, service, account, {
         ...(input.itemConcurrency === undefined ? {} : { itemConcurrency: input.itemConcurrency }),
         reported: new Set(mine.map((o) => o.id)),
         excluded: new Set(mine.filter((o) => o.status === 'Excluded').map((o) => `${o.id}\u0000${o.version}`)),
-        signal,
+        signal: run.signal,
         onItem: (bytes) => {
-          progress.itemsDone++;
-          progress.bytesDone += bytes;
+          run.progress.itemsDone++;
+          run.progress.bytesDone += bytes;
         },
       });
-      outcomes.push(outcome);
-      const serviceStats = (stats.services[service.name] ??= emptyStats());
-      for (const s of [serviceStats, stats.total]) {
-        add(s.added, outcome.added);
-        add(s.removed, outcome.removed);
-        add(s.skipped, outcome.skipped);
-      }
-      skippedItems.push(...outcome.skippedItems);
-      failedContainers += outcome.observations.filter((o) => o.kind === 'failed' && o.id.startsWith('container:')).length;
-      const at = clock().toISOString();
-      const serviceRecord = (record.services[service.name] ??= { skipped: 0 });
-      serviceRecord.skipped = outcome.skipped.count;
-      if (outcome.complete) {
-        serviceRecord.lastSuccess = at;
-        serviceRecord.baseCompleted ??= at;
-      }
+      recordOutcome(run, record, outcome);
+      skipped += outcome.skipped.count;
       objects = applyObservations(objects, outcome.observations, clock());
-      if (outcome.fatal && !fatal) {
-        fatal = outcome.fatal;
-        stop.abort();
-      }
+      if (outcome.stop) stopRun(run, outcome.stop);
     }
-    const onboarding = accountServices.some((s) => !record.services[s.name]?.baseCompleted);
-    const skipped = outcomes.reduce((n, o) => n + o.skipped.count, 0);
+    const onboarding = services.some((s) => !record.services[s.name]?.baseCompleted);
     const status = accountStatus({ onboarding, records: objects, skippedItems: skipped, now: clock() });
     Object.assign(record, { address: account.address, kind: account.kind, objects, status, updated: clock().toISOString() });
     await writeAccountRecord(input.repository, record);
-    byStatus[status]++;
-    failedObjects += objects.filter((o) => o.status === 'Failure').length;
-    excludedObjects += objects.filter((o) => o.status === 'Excluded').length;
-    summaries.push({ id: account.id, address: account.address, kind: account.kind, status });
-    progress.accountsDone++;
-    if (clock().getTime() - lastCheckpoint >= (input.checkpointAfterAccountMs ?? 60_000) && !signal.aborted) {
-      lastCheckpoint = clock().getTime();
-      await writer.checkpoint();
+    run.byStatus[status]++;
+    run.failedObjects += objects.filter((o) => o.status === 'Failure').length;
+    run.excludedObjects += objects.filter((o) => o.status === 'Excluded').length;
+    run.summaries.push({ id: account.id, address: account.address, kind: account.kind, status });
+    run.progress.accountsDone++;
+    if (clock().getTime() - run.lastCheckpoint >= (input.checkpointAfterAccountMs ?? 60_000) && !run.signal.aborted) {
+      run.lastCheckpoint = clock().getTime();
+      await run.writer.checkpoint();
     }
-    report();
-  };
+    input.onProgress?.({ ...run.progress });
+  } catch (error) {
+    // The account's own bookkeeping failed (its record, a checkpoint): our storage, most often.
+    stopRun(run, stopOf(classifyFailure(error, { stage: 'listing', cancelled: input.signal?.aborted === true })));
+  }
+}
 
+/** Adds one service's outcome to the run's statistics and the account's service record. */
+function recordOutcome(run: RunState, record: AccountRecord, outcome: AccountServiceOutcome): void {
+  const serviceStats = (run.statistics.services[outcome.service] ??= emptyStats());
+  for (const s of [serviceStats, run.statistics.total]) {
+    add(s.added, outcome.added);
+    add(s.removed, outcome.removed);
+    add(s.skipped, outcome.skipped);
+  }
+  run.skippedItems.push(...outcome.skippedItems);
+  run.failedContainers += outcome.failedContainers;
+  const at = run.clock().toISOString();
+  const serviceRecord = (record.services[outcome.service] ??= { skipped: 0 });
+  serviceRecord.skipped = outcome.skipped.count;
+  if (outcome.complete) {
+    serviceRecord.lastSuccess = at;
+    serviceRecord.baseCompleted ??= at;
+  }
+}
+
+/**
+ * Carries what the run did not reach (so the snapshot is whole), writes the skipped-items report and
+ * commits. After a storage failure, or when the commit fails, the writer gives up instead: its packs
+ * and last checkpoint stay, and the next run resumes from that checkpoint.
+ */
+async function commitRun(run: RunState): Promise<{ snapshot?: string; skippedReport?: string }> {
+  const { input, writer } = run;
+  if (run.failure?.storage) {
+    await writer.abort();
+    return {};
+  }
   try {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < selection.accounts.length && !signal.aborted) {
-        const { account, services: accountServices } = selection.accounts[next++]!;
-        await backupAccount(account, accountServices);
+    for (const { account, services } of run.selection.accounts) {
+      for (const service of services) {
+        if (!run.started.has(`${account.id}\u0000${service.name}`)) await carryForward(writer, account.id, service.name);
       }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, selection.accounts.length)) }, worker));
-    // Accounts the run did not reach keep their previous state, so the snapshot is whole.
-    for (const { account, services: accountServices } of selection.accounts) {
-      if (reached.has(account.id)) continue;
-      for (const service of accountServices) await carryForward(writer, account.id, service.name);
     }
     let skippedReport: string | undefined;
-    if (skippedItems.length > 0) {
+    if (run.skippedItems.length > 0) {
       skippedReport = skippedReportName(input.policy, input.run, input.shard.index);
-      await input.repository.putSealed(skippedReport, Buffer.from(skippedItemsCsv(skippedItems)));
+      await input.repository.putSealed(skippedReport, Buffer.from(skippedItemsCsv(run.skippedItems)));
     }
     const snapshot = await writer.commit();
-    const cancelled = input.signal?.aborted === true && !fatal;
-    const skipped = stats.total.skipped.count;
-    const extra: Partial<BackupRunResult> = {
-      snapshot: snapshot.id,
-      accounts: {
-        total: selection.totalAccounts,
-        shard: selection.accounts.length,
-        done: progress.accountsDone,
-        byStatus,
-        list: summaries,
-      },
-      objects: { failed: failedObjects, excluded: excludedObjects },
-      failedContainers,
-      exclusions,
-      ...(skippedReport ? { skippedReport } : {}),
-    };
-    if (cancelled)
-      return result(
-        'Cancelled',
-        'Cancelled',
-        `The run was cancelled after ${progress.accountsDone} of ${selection.accounts.length} accounts; what was backed up is in snapshot ${snapshot.id}.`,
-        extra,
-      );
-    if (fatal) {
-      return result(
-        'Incomplete',
-        fatal.reason,
-        `${fatal.message} The run stopped after ${progress.accountsDone} of ${selection.accounts.length} accounts; what was backed up is in snapshot ${snapshot.id}.`,
-        extra,
-      );
-    }
-    if (skipped > 0 || failedContainers > 0) {
-      const parts = [skipped > 0 ? `${skipped} items` : '', failedContainers > 0 ? `${failedContainers} folders` : '']
-        .filter(Boolean)
-        .join(' and ');
-      return result(
-        'Successful',
-        'ItemsSkipped',
-        `${parts} could not be backed up and will be retried by the next run; see the skipped-items report.`,
-        extra,
-      );
-    }
-    return result(
-      'Successful',
-      'Succeeded',
-      `${selection.accounts.length} accounts backed up: ${stats.total.added.count} items added, ${stats.total.removed.count} removed.`,
-      extra,
-    );
+    return { snapshot: snapshot.id, ...(skippedReport ? { skippedReport } : {}) };
   } catch (error) {
     await writer.abort();
-    const failure = fatalOf(error);
-    return result('Incomplete', failure.reason, `The run stopped: ${failure.message}; the next run resumes from its last checkpoint.`);
+    run.failure ??= stopOf(classifyFailure(error, { stage: 'listing', cancelled: false }));
+    return {};
   }
 }
 

@@ -1,6 +1,6 @@
 // The object backup status report: only object versions that failed at least once are listed,
 // with their path in the source, id, version, status, issue and last attempt. Pure transitions,
-// applied by the worker after each run and by the exclusion reconciler:
+// applied by the worker to each account it backs up (exclusions included: they come with the run):
 //
 //   Failure       retried every run; a newer version replaces it (the old one is NotAvailable)
 //   Success       a later attempt, or a newer version, was backed up; leaves the report 30 days later

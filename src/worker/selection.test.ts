@@ -5,6 +5,7 @@ import { selectAccounts, shardOf, type SelectionInput } from './selection.ts';
 const service = (name: string, kinds: BackupService['accountKinds']): BackupService => ({
   name,
   accountKinds: kinds,
+  movesBetweenContainers: true,
   changes: () => ({ changes: [], cursor: () => '' }) as never,
 });
 const mail = service('mail', ['user', 'sharedMailbox']);

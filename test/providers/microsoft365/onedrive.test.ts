@@ -18,6 +18,7 @@ import {
   applyChanges,
   contentOf,
   drain,
+  DRIVES,
   driveHeld,
   graphRequests,
   kinds,
@@ -165,7 +166,7 @@ describe('onedrive service', () => {
     expect(item(items, 'summary.txt').metadata).toMatchObject({ kind: 'file', mimeType: 'text/plain', modifiedBy: 'Test Author' });
 
     const held = new Map<string, Held>();
-    applyChanges(held, changes, driveHeld);
+    applyChanges(held, changes, driveHeld, DRIVES);
     state.set(alice.id, { cursor, held });
   });
 
@@ -198,7 +199,7 @@ describe('onedrive service', () => {
     expect(gone).toHaveLength(counts.removed + counts.foldersRemoved);
     expect(removes(run.changes)).toEqual(gone);
 
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     expect(held).toEqual(after);
     state.set(alice.id, { cursor: run.cursor, held });
   });
@@ -219,7 +220,7 @@ describe('onedrive service', () => {
     const { cursor: start, held } = state.get(alice.id) as { cursor: string; held: Map<string, Held> };
     const added = await drain(service, accountOf(alice), start);
     expect(upserts(added.changes).size).toBe(5);
-    applyChanges(held, added.changes, driveHeld);
+    applyChanges(held, added.changes, driveHeld, DRIVES);
     const before = expectedOf(drive);
     expect(held).toEqual(before);
     drive.move(folder, drive.root, 'Quarterly reports', by, '2024-04-01T00:00:00Z');
@@ -246,7 +247,7 @@ describe('onedrive service', () => {
     // The delta, the children of the renamed folder and of its subfolder, and the permissions of
     // the five items.
     expect(graphRequests(emulator)).toEqual({ 'drive.delta': 1, 'drive.children': 2, 'drive.permissions': 5 });
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     expect(held).toEqual(after);
     state.set(alice.id, { cursor: run.cursor, held });
   });
@@ -260,7 +261,7 @@ describe('onedrive service', () => {
     const run = await drain(service, accountOf(alice), cursor);
     expect([...upserts(run.changes).keys()]).toEqual([folder.id]);
     expect(graphRequests(emulator)).toEqual({ 'drive.delta': 1, 'drive.permissions': 1 });
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     expect(held).toEqual(expectedOf(drive));
     state.set(alice.id, { cursor: run.cursor, held });
   });
@@ -291,7 +292,7 @@ describe('onedrive service', () => {
     expect(bytes).toBe(big.size);
     expect(pieces).toBeGreaterThan(1);
     expect(hash.digest('hex')).toBe(drive.sha256(big));
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     state.set(alice.id, { cursor: run.cursor, held });
   });
 
@@ -312,14 +313,14 @@ describe('onedrive service', () => {
     // One /content request per file (its redirect leads to a fresh URL); no failure left over.
     expect(emulator.stats.byKind['drive.content']).toBe(changed.length);
     const held = (state.get(alice.id) as { held: Map<string, Held> }).held;
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     state.set(alice.id, { cursor: run.cursor, held });
   });
 
   it('resyncs only the drive whose delta token expired', async () => {
     const bobFirst = await drain(service, accountOf(bob));
     const bobHeld = new Map<string, Held>();
-    applyChanges(bobHeld, bobFirst.changes, driveHeld);
+    applyChanges(bobHeld, bobFirst.changes, driveHeld, DRIVES);
     expect(bobHeld).toEqual(expectedOf(driveOf(bob)));
     const drive = driveOf(alice);
     expect(emulator.expireDeltaTokens(alice.id, 'drive', drive.id)).toBe(1);
@@ -330,7 +331,7 @@ describe('onedrive service', () => {
     expect(upserts(run.changes).size).toBe(expected.size);
     // Versions did not change: a resync costs listings and permissions, not downloads.
     for (const [id, item] of upserts(run.changes)) expect(item.version).toBe(held.get(id)?.version);
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     expect(held).toEqual(expected);
     state.set(alice.id, { cursor: run.cursor, held });
     // The other user's drive is incremental as before.
@@ -367,14 +368,14 @@ describe('onedrive service', () => {
       const bobState = state.get(bob.id) as { cursor: string; held: Map<string, Held> };
       const bobRun = await drain(service, accountOf(bob), bobState.cursor);
       expect(kinds(bobRun.changes)).toEqual([`containerDone:${driveOf(bob).id}`]);
-      applyChanges(bobState.held, bobRun.changes, driveHeld);
+      applyChanges(bobState.held, bobRun.changes, driveHeld, DRIVES);
       expect(bobState.held).toEqual(expectedOf(driveOf(bob)));
     } finally {
       emulator.faults.clear();
     }
     const run = await drain(service, accountOf(alice), cursor);
     expect(kinds(run.changes)).toEqual([`containerDone:${drive.id}`]);
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     expect(held).toEqual(expectedOf(drive));
     state.set(alice.id, { cursor: run.cursor, held });
   });

@@ -19,6 +19,7 @@ import {
   authFor,
   contentOf,
   drain,
+  DRIVES,
   driveHeld,
   FAST_RETRY,
   graphRequests,
@@ -157,7 +158,7 @@ describe('sharepoint service', () => {
       expect(granted.some((g) => /^write:user:.+@/.test(g))).toBe(true);
       expect(cursorDrives(cursor)[site.drive.id]?.prefix).toBe('Documents');
       const held = new Map<string, Held>();
-      applyChanges(held, changes, driveHeld);
+      applyChanges(held, changes, driveHeld, DRIVES);
       state.set(site.id, { cursor, held });
     }
   });
@@ -191,7 +192,7 @@ describe('sharepoint service', () => {
     const gone = [...before.keys()].filter((id) => !after.has(id)).sort();
     expect(gone).toHaveLength(counts.removed + counts.foldersRemoved);
     expect(removes(run.changes)).toEqual(gone);
-    applyChanges(held, run.changes, driveHeld);
+    applyChanges(held, run.changes, driveHeld, DRIVES);
     expect(held).toEqual(after);
     state.set(teamA.id, { cursor: run.cursor, held });
   });
@@ -215,11 +216,11 @@ describe('sharepoint service', () => {
     const expectedA = expectedOf(teamA.drive, 'Documents');
     expect(upserts(runA.changes).size).toBe(expectedA.size);
     for (const [id, item] of upserts(runA.changes)) expect(item.version).toBe(a.held.get(id)?.version);
-    applyChanges(a.held, runA.changes, driveHeld);
+    applyChanges(a.held, runA.changes, driveHeld, DRIVES);
     expect(a.held).toEqual(expectedA);
     const runB = await drain(service, accountOf(teamB), b.cursor);
     expect(kinds(runB.changes)).toEqual([`containerDone:${teamB.drive.id}`]);
-    applyChanges(b.held, runB.changes, driveHeld);
+    applyChanges(b.held, runB.changes, driveHeld, DRIVES);
     expect(b.held).toEqual(expectedOf(teamB.drive, 'Documents'));
     state.set(teamA.id, { cursor: runA.cursor, held: a.held });
     state.set(teamB.id, { cursor: runB.cursor, held: b.held });
@@ -271,7 +272,7 @@ describe('sharepoint service', () => {
     it('backs up both, each under its own name', async () => {
       const run = await drain(twoLibraries, accountOf(teamB));
       expect(kinds(run.changes)).toEqual([`containerDone:${documents().id}`, `containerDone:${archive().id}`]);
-      applyChanges(held, run.changes, driveHeld);
+      applyChanges(held, run.changes, driveHeld, DRIVES);
       expect(held).toEqual(union(expectedOf(documents(), 'Documents'), expectedOf(archive(), 'Archive')));
       expect(Object.keys(cursorDrives(run.cursor)).sort()).toEqual([documents().id, archive().id].sort());
       cursor = run.cursor;
@@ -303,7 +304,7 @@ describe('sharepoint service', () => {
             .filter((c) => c.type === 'upsert' || c.type === 'remove')
             .every((c) => (c.type === 'upsert' ? c.item.container : c.container) === documents().id),
         ).toBe(true);
-        applyChanges(held, run.changes, driveHeld);
+        applyChanges(held, run.changes, driveHeld, DRIVES);
         // Documents is up to date; Archive is as it was.
         expect(new Map([...held].filter(([, h]) => h.container === documents().id))).toEqual(expectedOf(documents(), 'Documents'));
         const drives = cursorDrives(run.cursor);
@@ -319,7 +320,7 @@ describe('sharepoint service', () => {
       expect(next.changes.filter((c) => c.type === 'upsert').every((c) => c.type === 'upsert' && c.item.container === archive().id)).toBe(
         true,
       );
-      applyChanges(held, next.changes, driveHeld);
+      applyChanges(held, next.changes, driveHeld, DRIVES);
       expect(held).toEqual(union(expectedOf(documents(), 'Documents'), expectedOf(archive(), 'Archive')));
       cursor = next.cursor;
     });
@@ -339,7 +340,7 @@ describe('sharepoint service', () => {
         expect(item.version).toBe(held.get(id)?.version);
       }
       expect(run.changes.find((c) => c.type === 'resync')).toMatchObject({ reason: 'ContainerMoved' });
-      applyChanges(held, run.changes, driveHeld);
+      applyChanges(held, run.changes, driveHeld, DRIVES);
       expect(held).toEqual(union(expectedOf(documents(), 'Documents'), expected));
       expect(cursorDrives(run.cursor)[archive().id]?.prefix).toBe('Records');
       cursor = run.cursor;
@@ -352,7 +353,7 @@ describe('sharepoint service', () => {
         { type: 'containerRemoved', container: archive().id },
         { type: 'containerDone', container: documents().id },
       ]);
-      applyChanges(held, run.changes, driveHeld);
+      applyChanges(held, run.changes, driveHeld, DRIVES);
       expect(held).toEqual(expectedOf(documents(), 'Documents'));
       expect(Object.keys(cursorDrives(run.cursor))).toEqual([documents().id]);
     });

@@ -7,6 +7,7 @@ import { GraphSession } from '../../../src/providers/microsoft365/graph.ts';
 import type { GraphSessionOptions } from '../../../src/providers/microsoft365/graph.ts';
 import type { RetryPolicy } from '../../../src/providers/http/retry.ts';
 import type { Account, BackupService, Change, SourceItem } from '../../../src/providers/provider.ts';
+import { ChangeLedger, type LedgerItems } from '../../../src/worker/change-ledger.ts';
 import type { MicrosoftEmulator, MicrosoftEmulatorOptions } from '../../emulators/microsoft/index.ts';
 import { connectionOf, startEmulator } from '../../emulators/microsoft/testing.ts';
 
@@ -75,6 +76,9 @@ export interface DriveHeld extends HeldItem {
   eTag: string;
 }
 
+/** OneDrive and SharePoint: a drive is one container, and nothing moves between drives keeping its id. */
+export const DRIVES: Pick<BackupService, 'movesBetweenContainers'> = { movesBetweenContainers: false };
+
 export function driveHeld(item: SourceItem): DriveHeld {
   return {
     container: item.container,
@@ -87,9 +91,9 @@ export function driveHeld(item: SourceItem): DriveHeld {
 }
 
 /**
- * Applies changes to a model of the stored items with the engine's rules (backup-account.ts): a
- * remove touches an item only in the container that reports it, a resync followed by
- * containerDone drops what the listing did not name, a removed container takes its items along.
+ * Applies changes to a model of the stored items with the engine's own rules (the change ledger,
+ * src/worker/change-ledger.ts): every upsert is stored, and removals are applied at the end of the
+ * stream, as the engine does.
  */
 export function applyChanges(held: Map<string, HeldItem>, changes: readonly Change[]): Map<string, HeldItem>;
 /** The same, holding what `toHeld` takes of each upserted item. */
@@ -97,28 +101,32 @@ export function applyChanges<H extends { container: string }>(
   held: Map<string, H>,
   changes: readonly Change[],
   toHeld: (item: SourceItem) => H,
+  service?: Pick<BackupService, 'movesBetweenContainers'>,
 ): Map<string, H>;
 export function applyChanges(
   held: Map<string, { container: string }>,
   changes: readonly Change[],
   toHeld: (item: SourceItem) => { container: string } = heldItem,
+  service: Pick<BackupService, 'movesBetweenContainers'> = { movesBetweenContainers: true },
 ): Map<string, { container: string }> {
-  const resyncing = new Map<string, Set<string>>();
-  for (const c of changes) {
-    if (c.type === 'upsert') {
-      held.set(c.item.id, toHeld(c.item));
-      resyncing.get(c.item.container)?.add(c.item.id);
-    } else if (c.type === 'remove') {
-      if (held.get(c.id)?.container === c.container) held.delete(c.id);
-    } else if (c.type === 'resync') resyncing.set(c.container, new Set());
-    else if (c.type === 'containerDone') {
-      const seen = resyncing.get(c.container);
-      if (seen) for (const [id, h] of [...held]) if (h.container === c.container && !seen.has(id)) held.delete(id);
-      resyncing.delete(c.container);
-    } else if (c.type === 'containerRemoved') {
-      for (const [id, h] of [...held]) if (h.container === c.container) held.delete(id);
-    }
+  const items: LedgerItems = {
+    get: (id) => {
+      const h = held.get(id);
+      return h && { container: h.container, size: 0 };
+    },
+    get size() {
+      return held.size;
+    },
+    *ids(container) {
+      for (const [id, h] of [...held]) if (container === undefined || h.container === container) yield id;
+    },
+  };
+  const ledger = new ChangeLedger(items, { base: false, movesBetweenContainers: service.movesBetweenContainers });
+  for (const change of changes) {
+    const step = ledger.apply(change);
+    if (step.action === 'store') held.set(step.item.id, toHeld(step.item));
   }
+  for (const { id } of ledger.removals(false)) held.delete(id);
   return held;
 }
 

@@ -230,6 +230,7 @@ interface CalendarRef {
 export class CalendarService implements BackupService {
   readonly name = 'calendar';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
+  readonly movesBetweenContainers = true;
   private readonly session: GraphSession;
   private readonly now: () => Date;
   private readonly pageSize: number;

@@ -109,6 +109,7 @@ function segment(folder: GraphContactFolder): string {
 export class ContactsService implements BackupService {
   readonly name = 'contacts';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
+  readonly movesBetweenContainers = true;
   private readonly session: GraphSession;
   private readonly pageSize: number;
 

@@ -114,6 +114,7 @@ function messageSize(m: GraphMessage): number | undefined {
 export class MailService implements BackupService {
   readonly name = 'mail';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
+  readonly movesBetweenContainers = true;
   private readonly session: GraphSession;
   /** MIME downloads of a mailbox go to Graph 20 at a time. */
   readonly downloads: BatchDownloader;

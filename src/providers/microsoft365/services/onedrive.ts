@@ -22,6 +22,7 @@ function target(id: string): DriveTarget {
 export class OneDriveService implements BackupService {
   readonly name = 'onedrive';
   readonly accountKinds: readonly AccountKind[] = ['user'];
+  readonly movesBetweenContainers = false;
   private readonly session: GraphSession;
   private readonly reader: DriveReader;
 

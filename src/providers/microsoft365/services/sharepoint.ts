@@ -19,6 +19,7 @@ interface GraphLibrary {
 export class SharePointService implements BackupService {
   readonly name = 'sharepoint';
   readonly accountKinds: readonly AccountKind[] = ['site'];
+  readonly movesBetweenContainers = false;
   private readonly session: GraphSession;
   private readonly reader: DriveReader;
 

@@ -172,6 +172,7 @@ export function conversationItem(
 class TeamsService implements BackupService {
   readonly name = 'teams';
   readonly accountKinds: readonly AccountKind[] = ['team'];
+  readonly movesBetweenContainers = false;
   private readonly session: GraphSession;
 
   constructor(session: GraphSession) {
