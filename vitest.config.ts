@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: fast unit tests next to the code, and integration tests under test/ that run
-// against a real etcd + kube-apiserver + MinIO started once by test/envtest/global-setup.ts.
+// Three projects: unit (fast tests next to the code, src/**/*.test.ts), emulators (the SaaS
+// emulators and the providers against them, in process) and integration (the rest of test/, against
+// a real etcd + kube-apiserver + MinIO started once by test/envtest/global-setup.ts).
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],

@@ -1,5 +1,5 @@
 // BackupPolicy reconciler: checks the Connector, the services it offers, the schedule, and the
-// storage Secrets, and reports Ready. Scheduling runs comes with the backup workers.
+// storage Secrets, and reports Ready. It does not schedule runs yet.
 import { backupPolicyKind } from '../../api/backup-policy.ts';
 import type { Reconciler, ObjectKey, ReconcileResult } from '../../runtime/types.ts';
 import { RECHECK_AFTER_MS, type ControllerContext } from '../context.ts';

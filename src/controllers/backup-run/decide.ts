@@ -1,32 +1,14 @@
 // Pure decisions for a BackupRun: which phase and Succeeded condition it should show now.
 // Launching worker Jobs is not part of this version; a valid run waits in Scheduled.
 import type { BackupPolicy } from '../../api/backup-policy.ts';
-import { FINISHED_PHASES, type BackupRun, type RunPhase } from '../../api/backup-run.ts';
-import { formatDuration } from '../../api/duration.ts';
-import { failed, pending, type Verdict } from '../verdict.ts';
+import type { BackupRun } from '../../api/backup-run.ts';
+import { finish, isFinished, type RunDecision } from '../run-status.ts';
+import { failed, pending } from '../verdict.ts';
 
 export interface BackupRunInput {
   run: BackupRun;
   policy: BackupPolicy | undefined;
   now: Date;
-}
-
-export interface RunDecision {
-  phase: RunPhase;
-  succeeded: Verdict;
-  /** Set when the run finishes now. */
-  completionTime?: string;
-  duration?: string;
-}
-
-export function isFinished(phase: RunPhase | undefined): boolean {
-  return phase !== undefined && FINISHED_PHASES.includes(phase);
-}
-
-/** Marks a run finished at `now`, with its duration measured from its start (or creation). */
-export function finish(phase: RunPhase, succeeded: Verdict, startedAt: string | undefined, now: Date): RunDecision {
-  const start = startedAt ? Date.parse(startedAt) : now.getTime();
-  return { phase, succeeded, completionTime: now.toISOString(), duration: formatDuration(now.getTime() - start) };
 }
 
 /** Returns undefined when the run is finished: a finished run is history and never changes again. */

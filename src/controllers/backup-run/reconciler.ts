@@ -1,5 +1,5 @@
 // BackupRun reconciler: validates the run against its policy, honours spec.cancel, and shows the
-// phase and Succeeded condition. Launching the worker Job comes with the backup workers.
+// phase and Succeeded condition. It does not launch the worker Job yet: a valid run waits in Scheduled.
 import { backupRunKind } from '../../api/backup-run.ts';
 import type { Reconciler, ObjectKey } from '../../runtime/types.ts';
 import type { ControllerContext } from '../context.ts';

@@ -1,5 +1,6 @@
 // Connector reconciler: checks what the schema cannot (the credential Secret and its keys) and
-// reports Ready. Authenticating to the tenant and discovering accounts come with the providers.
+// reports Ready. It does not sign in to the tenant: the backup worker does, and discovers the
+// accounts, when it runs.
 import { connectorKind } from '../../api/connector.ts';
 import type { Reconciler, ObjectKey, ReconcileResult } from '../../runtime/types.ts';
 import { RECHECK_AFTER_MS, type ControllerContext } from '../context.ts';

@@ -1,5 +1,7 @@
-// ObjectExclusion reconciler: checks the policy exists and the list is sane, and reports Ready.
-// Matching against the object backup status report comes with the backup workers.
+// ObjectExclusion reconciler: checks that the policy exists and that no object version is listed
+// twice, and reports Ready. It changes no object backup status report: the backup worker matches the
+// exclusions against the report of each account it backs up (`saasbackup worker backup --exclusions`).
+// The controller does not hand them to a worker yet, so status.excluded and status.ignored stay unset.
 import { objectExclusionKind } from '../../api/object-exclusion.ts';
 import type { Reconciler, ObjectKey } from '../../runtime/types.ts';
 import type { ControllerContext } from '../context.ts';

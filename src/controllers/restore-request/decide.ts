@@ -1,7 +1,7 @@
 // Pure decisions for a RestoreRequest: validation and the phase it should show now.
 import type { BackupPolicy } from '../../api/backup-policy.ts';
 import type { RestoreRequest } from '../../api/restore-request.ts';
-import { finish, isFinished, type RunDecision } from '../backup-run/decide.ts';
+import { finish, isFinished, type RunDecision } from '../run-status.ts';
 import { failed, pending } from '../verdict.ts';
 
 export interface RestoreRequestInput {
