@@ -370,7 +370,7 @@ function recordOutcome(run: RunState, record: AccountRecord, outcome: AccountSer
 async function commitRun(run: RunState): Promise<{ snapshot?: string; skippedReport?: string }> {
   const { input, writer } = run;
   if (run.failure?.storage) {
-    await writer.abort();
+    await giveUp(writer);
     return {};
   }
   try {
@@ -387,10 +387,15 @@ async function commitRun(run: RunState): Promise<{ snapshot?: string; skippedRep
     const snapshot = await writer.commit();
     return { snapshot: snapshot.id, ...(skippedReport ? { skippedReport } : {}) };
   } catch (error) {
-    await writer.abort();
+    await giveUp(writer);
     run.failure ??= stopOf(classifyFailure(error, { stage: 'listing', cancelled: false }));
     return {};
   }
+}
+
+/** Abandons the writer; with the storage down its lock cannot be released, and expires by itself. */
+async function giveUp(writer: SnapshotWriter): Promise<void> {
+  await writer.abort().catch(() => undefined);
 }
 
 async function carryForward(writer: SnapshotWriter, account: string, service: string): Promise<void> {

@@ -19,6 +19,11 @@ export interface MinioOptions {
   region?: string;
   /** Time allowed to become live and create the bucket (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * Start again on the ports and credentials of an earlier server (its data stays in `dir`), as a
+   * storage outage ends: clients of the first server reach this one.
+   */
+  restartOf?: Pick<MinioConnection, 'port' | 'consolePort' | 'accessKey' | 'secretKey'>;
 }
 
 /** Plain data, so it can be handed to test workers through vitest's provide(). */
@@ -93,14 +98,16 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // MinIO fetches an env value that starts with "env" from a URL (minio/pkg env.LookupEnv), so
   // both values get a fixed prefix.
-  const accessKey = `saasbackup-${randomBytes(6).toString('hex')}`;
-  const secretKey = `sk-${randomBytes(20).toString('hex')}`;
+  const accessKey = options.restartOf?.accessKey ?? `saasbackup-${randomBytes(6).toString('hex')}`;
+  const secretKey = options.restartOf?.secretKey ?? `sk-${randomBytes(20).toString('hex')}`;
   const region = options.region ?? DEFAULT_REGION;
   const bucket = options.bucket === undefined ? DEFAULT_BUCKET : options.bucket;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
 
   for (let attempt = 1; ; attempt++) {
-    const [port, consolePort] = (await freePorts(2)) as [number, number];
+    const [port, consolePort] = options.restartOf
+      ? [options.restartOf.port, options.restartOf.consolePort]
+      : ((await freePorts(2)) as [number, number]);
     const endpoint = `http://127.0.0.1:${port}`;
     const proc = new ManagedProcess({
       name: 'minio',
@@ -148,7 +155,7 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
       }
     } catch (err) {
       const failure = await startupFailure(proc, err);
-      if (attempt < 3 && portInUse(logFile)) continue;
+      if (attempt < 3 && !options.restartOf && portInUse(logFile)) continue;
       throw failure;
     }
     return {

@@ -5,7 +5,6 @@
 // persistent failures show in the object report with the right transitions; revoked credentials
 // end the run with the right reason and keep what was stored; a killed worker resumes.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,63 +12,28 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MicrosoftProvider } from '../../src/providers/microsoft365/provider.ts';
 import { Repository } from '../../src/repository/repository.ts';
-import { S3Storage } from '../../src/repository/storage/s3.ts';
 import { readAccountRecords } from '../../src/worker/account-records.ts';
-import { runBackup, type BackupRunInput } from '../../src/worker/backup-run.ts';
+import { runBackup } from '../../src/worker/backup-run.ts';
 import type { MicrosoftEmulator, MicrosoftEmulatorOptions } from '../emulators/microsoft/index.ts';
-import { connectionOf, startEmulator } from '../emulators/microsoft/testing.ts';
+import { startEmulator } from '../emulators/microsoft/testing.ts';
 import { sharedMinio } from '../envtest/context.ts';
-import { FAST_RETRY, pathPattern } from '../providers/microsoft365/support.ts';
+import { pathPattern } from '../providers/microsoft365/support.ts';
+import { ALL_SERVICES, exportedMail, exportedMessages, KEY, providerOptions, runInput, s3Storage, snapshotHashes } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
-const KEY = 'worker-test-key';
 const minio = sharedMinio();
 let prefixes = 0;
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function s3(prefix: string): S3Storage {
-  return new S3Storage({
-    endpoint: minio.endpoint,
-    region: minio.region,
-    bucket: minio.bucket,
-    prefix,
-    accessKey: minio.accessKey,
-    secretKey: minio.secretKey,
-  });
-}
+const s3 = (prefix: string) => s3Storage(minio, prefix);
 
 async function newRepository(): Promise<{ repository: Repository; prefix: string }> {
   const prefix = `worker-test-${process.pid}-${++prefixes}`;
   return { repository: await Repository.init(s3(prefix), { key: KEY }), prefix };
 }
 
-function providerOptions(emulator: MicrosoftEmulator) {
-  return { ...connectionOf(emulator), retry: FAST_RETRY };
-}
-
-function providerFor(emulator: MicrosoftEmulator): MicrosoftProvider {
-  return new MicrosoftProvider(providerOptions(emulator));
-}
-
-const ALL_SERVICES = ['mail', 'calendar', 'contacts', 'onedrive', 'sharepoint', 'teams'];
-
-function input(emulator: MicrosoftEmulator, repository: Repository, run: string, extra: Partial<BackupRunInput> = {}): BackupRunInput {
-  return {
-    policy: 'contoso-daily',
-    run,
-    shard: { index: 0, count: 1 },
-    provider: providerFor(emulator),
-    repository,
-    services: ALL_SERVICES,
-    accounts: { mode: 'all' },
-    discovery: { autoAddUsers: true, autoAddSharedMailboxes: true, includeUnlicensed: false },
-    concurrency: 4,
-    ...extra,
-  };
-}
+const input = runInput;
 
 const SMALL: MicrosoftEmulatorOptions['tenant'] = {
   seed: 'worker',
@@ -81,29 +45,6 @@ const SMALL: MicrosoftEmulatorOptions['tenant'] = {
   teams: 1,
   items: { mail: 25, events: 6, contacts: 6, files: 8, siteFiles: 5, channelMessages: 3 },
 };
-
-/** Content hashes by item id for one service of the snapshot. */
-async function snapshotHashes(repository: Repository, snapshotId: string, service: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const item of repository.items(await repository.snapshot(snapshotId), { service }))
-    out.set(item.id, sha256(await repository.readContent(item)));
-  return out;
-}
-
-interface ExportedMessage {
-  id: string;
-  sha256: string;
-  changeKey: string;
-}
-
-function exportedMessages(emulator: MicrosoftEmulator): (ExportedMessage & { account: string })[] {
-  const exported = emulator.export()['mail'] as { mailboxes: { account: string; messages: ExportedMessage[] }[] };
-  return exported.mailboxes.flatMap((mailbox) => mailbox.messages.map((m) => ({ ...m, account: mailbox.account })));
-}
-
-function exportedMail(emulator: MicrosoftEmulator): Map<string, string> {
-  return new Map(exportedMessages(emulator).map((m) => [m.id, m.sha256]));
-}
 
 describe('backup worker against the emulator, into MinIO', () => {
   let emulator: MicrosoftEmulator;
