@@ -4,11 +4,9 @@
 // counts exactly what changed and downloads nothing else; throttling only slows a run down;
 // persistent failures show in the object report with the right transitions; revoked credentials
 // end the run with the right reason and keep what was stored; a killed worker resumes.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MicrosoftProvider } from '../../src/providers/microsoft365/provider.ts';
 import { Repository } from '../../src/repository/repository.ts';
@@ -18,11 +16,19 @@ import type { MicrosoftEmulator, MicrosoftEmulatorOptions } from '../emulators/m
 import { startEmulator } from '../emulators/microsoft/testing.ts';
 import { sharedMinio } from '../envtest/context.ts';
 import { pathPattern } from '../providers/microsoft365/support.ts';
-import { ALL_SERVICES, exportedMail, exportedMessages, KEY, providerOptions, runInput, s3Storage, snapshotHashes } from './support.ts';
+import {
+  ALL_SERVICES,
+  spawnWorker,
+  workerLayout,
+  exportedMail,
+  exportedMessages,
+  KEY,
+  providerOptions,
+  runInput,
+  s3Storage,
+  snapshotHashes,
+} from './support.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NODE = path.join(ROOT, 'node_modules/.bin/node');
-const CLI = path.join(ROOT, 'src/cli/main.ts');
 const minio = sharedMinio();
 let prefixes = 0;
 
@@ -252,88 +258,8 @@ describe('saasbackup worker backup (the command a Job runs)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function layout(prefix: string, secret = emulator.connection.clientSecret): { args: string[] } {
-    const c = emulator.connection;
-    const secrets = path.join(dir, prefix, 'secrets');
-    for (const [sub, files] of Object.entries({
-      connector: { 'client-secret': `${secret}\n` },
-      storage: { AWS_ACCESS_KEY_ID: minio.accessKey, AWS_SECRET_ACCESS_KEY: minio.secretKey },
-      'repository-key': { 'repository-key': KEY },
-    })) {
-      mkdirSync(path.join(secrets, sub), { recursive: true });
-      for (const [name, value] of Object.entries(files)) writeFileSync(path.join(secrets, sub, name), value);
-    }
-    const connector = {
-      apiVersion: 'saasbackup.io/v1alpha1',
-      kind: 'Connector',
-      metadata: { name: 'contoso', namespace: 'backup' },
-      spec: {
-        provider: 'microsoft365',
-        microsoft365: {
-          tenantId: c.tenantId,
-          clientId: c.clientId,
-          clientSecretRef: { name: 'contoso-app' },
-          endpoints: { authorityHost: c.authorityHost, graphBaseUrl: c.graphBaseUrl },
-        },
-      },
-    };
-    const policy = {
-      apiVersion: 'saasbackup.io/v1alpha1',
-      kind: 'BackupPolicy',
-      metadata: { name: 'contoso-mail', namespace: 'backup' },
-      spec: {
-        connectorRef: { name: 'contoso' },
-        services: ['mail'],
-        storage: {
-          s3: {
-            endpoint: minio.endpoint,
-            bucket: minio.bucket,
-            prefix: `${prefix}-${process.pid}`,
-            region: minio.region,
-            credentialsSecretRef: { name: 'bucket' },
-          },
-          encryptionKeySecretRef: { name: 'repo-key' },
-        },
-        run: { concurrency: 1 },
-      },
-    };
-    writeFileSync(path.join(dir, prefix, 'connector.json'), JSON.stringify(connector));
-    writeFileSync(path.join(dir, prefix, 'policy.yaml'), `# as applied\n${JSON.stringify(policy)}\n`);
-    return {
-      args: [
-        '--connector',
-        path.join(dir, prefix, 'connector.json'),
-        '--policy',
-        path.join(dir, prefix, 'policy.yaml'),
-        '--secrets-dir',
-        secrets,
-        '--result-file',
-        path.join(dir, prefix, 'result.json'),
-        '--progress-file',
-        path.join(dir, prefix, 'progress.json'),
-      ],
-    };
-  }
-
-  function worker(
-    args: string[],
-    killAfter?: (line: string) => boolean,
-  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(NODE, [CLI, 'worker', 'backup', ...args], {
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: emulator.connection.caFile, SAASBACKUP_CHECKPOINT_SECONDS: '0' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        if (killAfter && stdout.split('\n').some(killAfter)) child.kill('SIGKILL');
-      });
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
-  }
+  const layout = (prefix: string, secret?: string) => workerLayout({ dir, prefix, emulator, minio, ...(secret ? { secret } : {}) });
+  const worker = (args: string[], killAfter?: (line: string) => boolean) => spawnWorker(emulator, args, killAfter);
 
   it('runs a backup from the mounted Connector, BackupPolicy and Secrets, and writes its result', async () => {
     const { args } = layout('plain');
