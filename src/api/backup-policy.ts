@@ -7,15 +7,24 @@ import {
   Conditions,
   Int64,
   LocalObjectReference,
-  ObjectName,
   ObservedGeneration,
   SecretKeyReference,
+  SecretName,
   StringEnum,
   Timestamp,
   Type,
   Url,
   type Static,
 } from './schema.ts';
+import {
+  BACKUP_POLICY_NAME_RULES,
+  BUCKET_NAME_PATTERN,
+  BUCKET_NAME_RULES,
+  KEY_PREFIX_RULES,
+  LOCAL_PATH_RULES,
+  S3_ENDPOINT_RULES,
+  withRules,
+} from './validation-rules.ts';
 
 /** Services of both providers; which ones a provider offers is checked by the reconciler. */
 export const SERVICES = ['mail', 'calendar', 'contacts', 'onedrive', 'sharepoint', 'teams', 'gmail', 'drive'] as const;
@@ -60,15 +69,30 @@ const Accounts = Type.Object(
 
 const S3Storage = Type.Object(
   {
-    endpoint: Url('S3 endpoint URL, for example https://s3.eu-west-1.amazonaws.com or http://minio.backup:9000.'),
-    bucket: Type.String({ minLength: 3, maxLength: 63, pattern: '^[a-z0-9][a-z0-9.-]*[a-z0-9]$', description: 'Bucket name.' }),
+    endpoint: Url(
+      'S3 endpoint URL, the root of the S3 API, for example https://s3.eu-west-1.amazonaws.com or http://minio.backup:9000.',
+      S3_ENDPOINT_RULES,
+    ),
+    bucket: Type.String({
+      minLength: 3,
+      maxLength: 63,
+      pattern: BUCKET_NAME_PATTERN,
+      description: 'Bucket name, following the S3 bucket naming rules.',
+      ...withRules(BUCKET_NAME_RULES),
+    }),
     prefix: Type.Optional(
-      Type.String({ maxLength: 512, pattern: '^([^/].*)?$', default: '', description: 'Key prefix of the repository inside the bucket.' }),
+      Type.String({
+        maxLength: 512,
+        pattern: '^([^/].*)?$',
+        default: '',
+        description: "Key prefix of the repository inside the bucket: '/'-separated segments, none empty or starting with '.'.",
+        ...withRules(KEY_PREFIX_RULES),
+      }),
     ),
     region: Type.Optional(Type.String({ maxLength: 64, default: 'us-east-1' })),
     credentialsSecretRef: Type.Object(
       {
-        name: ObjectName('Secret in the same namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.'),
+        name: SecretName('Secret in the same namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.'),
       },
       { description: 'Credentials for the bucket.' },
     ),
@@ -82,7 +106,15 @@ const Storage = Type.Object(
     s3: Type.Optional(S3Storage),
     local: Type.Optional(
       Type.Object(
-        { path: Type.String({ minLength: 1, maxLength: 4096, pattern: '^/', description: 'Absolute directory path.' }) },
+        {
+          path: Type.String({
+            minLength: 1,
+            maxLength: 4096,
+            pattern: '^/',
+            description: "Absolute directory path, without '..' segments.",
+            ...withRules(LOCAL_PATH_RULES),
+          }),
+        },
         { description: 'A local directory, for development and the demo only.' },
       ),
     ),
@@ -202,8 +234,8 @@ export const BackupPolicyStatus = Type.Object({
   nextRunTime: Type.Optional(Timestamp('When the schedule creates the next run.')),
   lastRun: Type.Optional(
     Type.Object({
-      name: Type.String(),
-      phase: Type.String(),
+      name: Type.String({ maxLength: 253 }),
+      phase: Type.String({ maxLength: 32 }),
       startTime: Type.Optional(Timestamp('')),
       completionTime: Type.Optional(Timestamp('')),
     }),
@@ -214,7 +246,11 @@ export const BackupPolicyStatus = Type.Object({
     Type.Object({ failed: Int64({ minimum: 0 }), excluded: Int64({ minimum: 0 }) }, { description: 'Object backup status report counts.' }),
   ),
   repository: Type.Optional(
-    Type.Object({ snapshots: Int64({ minimum: 0 }), sizeBytes: Int64({ minimum: 0 }), size: Type.Optional(Type.String()) }),
+    Type.Object({
+      snapshots: Int64({ minimum: 0 }),
+      sizeBytes: Int64({ minimum: 0 }),
+      size: Type.Optional(Type.String({ maxLength: 64 })),
+    }),
   ),
 });
 
@@ -241,6 +277,5 @@ export const backupPolicyKind: KindDefinition = {
     conditionColumn('Reason', 'Ready', 'reason', 1),
     AGE_COLUMN,
   ],
-  // BackupRun names are <policy>-<yyyymmddhhmm> and must stay valid label values (63 chars).
-  rootValidations: [{ rule: 'self.metadata.name.size() <= 50', message: 'a BackupPolicy name has at most 50 characters' }],
+  nameRules: BACKUP_POLICY_NAME_RULES,
 };

@@ -58,7 +58,7 @@ const RunStatistics = Type.Object(
     added: ItemCounter,
     removed: ItemCounter,
     skipped: ItemCounter,
-    addedSize: Type.Optional(Type.String({ description: 'Added bytes for humans, for example 1.2 GiB.' })),
+    addedSize: Type.Optional(Type.String({ maxLength: 64, description: 'Added bytes for humans, for example 1.2 GiB.' })),
   },
   { description: 'Added (new or changed), removed (gone from the source) and skipped items; skipped bytes count items only.' },
 );
@@ -79,7 +79,7 @@ const ShardStatus = Type.Object({
   index: Type.Integer({ minimum: 0 }),
   phase: StringEnum(RUN_PHASES),
   accounts: Type.Optional(Int64({ minimum: 0 })),
-  snapshotId: Type.Optional(Type.String()),
+  snapshotId: Type.Optional(Type.String({ maxLength: 64 })),
   message: Type.Optional(Type.String({ maxLength: 4096 })),
 });
 
@@ -87,19 +87,21 @@ export const BackupRunStatus = Type.Object({
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),
   phase: Type.Optional(StringEnum(RUN_PHASES)),
-  reason: Type.Optional(Type.String({ description: 'Reason from the reasons catalog when not Successful.' })),
+  reason: Type.Optional(Type.String({ maxLength: 1024, description: 'Reason from the reasons catalog when not Successful.' })),
   message: Type.Optional(Type.String({ maxLength: 32768 })),
   startTime: Type.Optional(Timestamp('When the worker started.')),
   completionTime: Type.Optional(Timestamp('When the run finished.')),
-  duration: Type.Optional(Type.String({ description: 'Run time for humans, for example 1h12m.' })),
-  jobName: Type.Optional(Type.String()),
+  duration: Type.Optional(Type.String({ maxLength: 64, description: 'Run time for humans, for example 1h12m.' })),
+  jobName: Type.Optional(Type.String({ maxLength: 63 })),
   statistics: Type.Optional(RunStatistics),
   progress: Type.Optional(Progress),
   shards: Type.Optional(
     Type.Array(ShardStatus, { maxItems: 256, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] }),
   ),
-  snapshotIds: Type.Optional(Type.Array(Type.String(), { maxItems: 256 })),
-  skippedItemsReport: Type.Optional(Type.String({ description: 'Repository path of the skipped-items CSV (kept one month).' })),
+  snapshotIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })),
+  skippedItemsReport: Type.Optional(
+    Type.String({ maxLength: 1024, description: 'Repository path of the skipped-items CSV (kept one month).' }),
+  ),
 });
 
 export type BackupRunSpec = Static<typeof BackupRunSpec>;

@@ -3,14 +3,16 @@ import { AGE_COLUMN, conditionColumn, type KindDefinition, type Resource } from 
 import {
   cel,
   Conditions,
+  HttpsUrl,
   Int64,
   ObservedGeneration,
+  SecretKey,
   SecretKeyReference,
+  SecretName,
   StringEnum,
   StringMap,
   Timestamp,
   Type,
-  Url,
   type Static,
 } from './schema.ts';
 
@@ -28,6 +30,7 @@ const Microsoft365 = Type.Object(
       description: 'Directory (tenant) id as a GUID, or the tenant domain such as contoso.onmicrosoft.com.',
     }),
     clientId: Type.String({
+      maxLength: 36,
       pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
       description: 'Application (client) id of the app registration, a GUID.',
     }),
@@ -35,9 +38,9 @@ const Microsoft365 = Type.Object(
     certificateRef: Type.Optional(
       Type.Object(
         {
-          name: Type.String({ minLength: 1, maxLength: 253, description: 'Name of a kubernetes.io/tls Secret in the same namespace.' }),
-          certificateKey: Type.String({ default: 'tls.crt', maxLength: 253, description: 'Key of the PEM certificate.' }),
-          privateKeyKey: Type.String({ default: 'tls.key', maxLength: 253, description: 'Key of the PEM private key.' }),
+          name: SecretName('Name of a kubernetes.io/tls Secret in the same namespace.'),
+          certificateKey: SecretKey('Key of the PEM certificate.', 'tls.crt'),
+          privateKeyKey: SecretKey('Key of the PEM private key.', 'tls.key'),
         },
         { description: 'Certificate credential of the app registration (preferred over a client secret).' },
       ),
@@ -46,8 +49,8 @@ const Microsoft365 = Type.Object(
     endpoints: Type.Optional(
       Type.Object(
         {
-          authorityHost: Type.Optional(Url('Entra ID authority host, for example https://login.microsoftonline.com.')),
-          graphBaseUrl: Type.Optional(Url('Microsoft Graph base URL, for example https://graph.microsoft.com.')),
+          authorityHost: Type.Optional(HttpsUrl('Entra ID authority host, for example https://login.microsoftonline.com.')),
+          graphBaseUrl: Type.Optional(HttpsUrl('Microsoft Graph base URL, for example https://graph.microsoft.com.')),
         },
         { description: 'Endpoint overrides; take precedence over the national cloud defaults.' },
       ),
@@ -71,7 +74,7 @@ const Google = Type.Object(
       description: 'Primary domain of the Google Workspace account, such as example.com.',
     }),
     customerId: Type.Optional(
-      Type.String({ pattern: '^(my_customer|C[0-9a-z]+)$', default: 'my_customer', description: 'Workspace customer id.' }),
+      Type.String({ maxLength: 64, pattern: '^(my_customer|C[0-9a-z]+)$', default: 'my_customer', description: 'Workspace customer id.' }),
     ),
     adminEmail: Type.String({
       maxLength: 254,
@@ -82,8 +85,8 @@ const Google = Type.Object(
     endpoints: Type.Optional(
       Type.Object(
         {
-          oauthTokenUrl: Type.Optional(Url('OAuth 2.0 token endpoint, for example https://oauth2.googleapis.com/token.')),
-          apiBaseUrl: Type.Optional(Url('Root URL of the Google APIs, for example https://www.googleapis.com.')),
+          oauthTokenUrl: Type.Optional(HttpsUrl('OAuth 2.0 token endpoint, for example https://oauth2.googleapis.com/token.')),
+          apiBaseUrl: Type.Optional(HttpsUrl('Root URL of the Google APIs, for example https://www.googleapis.com.')),
         },
         { description: 'Endpoint overrides for Google APIs.' },
       ),
@@ -128,7 +131,9 @@ export const ConnectorStatus = Type.Object({
     Type.Object(
       {
         total: Int64({ minimum: 0 }),
-        byType: Type.Optional(StringMap(Int64({ minimum: 0 }), { description: 'Accounts by type (user, sharedMailbox, group, site).' })),
+        byType: Type.Optional(
+          StringMap(Int64({ minimum: 0 }), { maxProperties: 16, description: 'Accounts by type (user, sharedMailbox, group, site).' }),
+        ),
       },
       { description: 'Accounts found by the last discovery.' },
     ),

@@ -1,5 +1,6 @@
 // Renders a KindDefinition into a CustomResourceDefinition (pure; the YAML files in crds/ are this output).
 import { CATEGORY, GROUP, VERSION, type KindDefinition } from './kind.ts';
+import { celRules } from './validation-rules.ts';
 
 export interface CustomResourceDefinition {
   apiVersion: 'apiextensions.k8s.io/v1';
@@ -34,6 +35,16 @@ export function crdName(kind: KindDefinition): string {
   return `${kind.plural}.${GROUP}`;
 }
 
+/**
+ * The apiserver lets a CRD restrict metadata.name only. A rule placed there reports the field as
+ * `metadata.name`; a rule on the whole object would report `<nil>`, and the apiserver refuses a
+ * root rule with `fieldPath: .metadata.name` unless metadata.name is declared like this anyway.
+ */
+function metadataSchema(kind: KindDefinition): Record<string, unknown> {
+  if (!kind.nameRules?.length) return { type: 'object' };
+  return { type: 'object', properties: { name: { type: 'string', 'x-kubernetes-validations': celRules(kind.nameRules) } } };
+}
+
 export function renderCrd(kind: KindDefinition): CustomResourceDefinition {
   const root: Record<string, unknown> = {
     type: 'object',
@@ -41,13 +52,12 @@ export function renderCrd(kind: KindDefinition): CustomResourceDefinition {
     properties: {
       apiVersion: { type: 'string' },
       kind: { type: 'string' },
-      metadata: { type: 'object' },
+      metadata: metadataSchema(kind),
       spec: plainSchema(kind.spec),
       status: plainSchema(kind.status),
     },
     required: ['spec'],
   };
-  if (kind.rootValidations?.length) root['x-kubernetes-validations'] = kind.rootValidations;
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

@@ -48,4 +48,26 @@ describe('CRDs', () => {
     };
     for (const kind of KINDS) walk(parse(crdYaml(kind)).spec.versions[0].schema, kind.kind);
   });
+
+  it('bounds every string, list and map that users or the operator write', () => {
+    const unbounded: string[] = [];
+    const walk = (node: Record<string, unknown>, where: string): void => {
+      if (node.type === 'string' && node.maxLength === undefined && node.enum === undefined)
+        unbounded.push(`${where}: string without maxLength`);
+      if (node.type === 'array' && node.maxItems === undefined) unbounded.push(`${where}: array without maxItems`);
+      if (node.additionalProperties && node.maxProperties === undefined) unbounded.push(`${where}: map without maxProperties`);
+      for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>))
+        walk(child, `${where}.${name}`);
+      if (node.items) walk(node.items as Record<string, unknown>, `${where}[]`);
+      if (node.additionalProperties && typeof node.additionalProperties === 'object')
+        walk(node.additionalProperties as Record<string, unknown>, `${where}[*]`);
+    };
+    for (const kind of KINDS) {
+      const root = parse(crdYaml(kind)).spec.versions[0].schema.openAPIV3Schema;
+      // apiVersion, kind and metadata are the apiserver's to check.
+      walk(root.properties.spec, `${kind.kind}.spec`);
+      walk(root.properties.status, `${kind.kind}.status`);
+    }
+    expect(unbounded).toEqual([]);
+  });
 });

@@ -1,5 +1,6 @@
 // What the CRD generator and the runtime need to know about a kind, beyond its schemas.
 import type { TSchema } from '@sinclair/typebox';
+import type { FieldRule } from './validation-rules.ts';
 
 export const GROUP = 'saasbackup.io';
 export const VERSION = 'v1alpha1';
@@ -24,8 +25,8 @@ export interface KindDefinition {
   spec: TSchema;
   status: TSchema;
   printerColumns: PrinterColumn[];
-  /** CEL rules that need the whole object (for example metadata.name), not just the spec. */
-  rootValidations?: { rule: string; message: string }[];
+  /** Rules on metadata.name beyond Kubernetes' own (a DNS subdomain of at most 253 characters). */
+  nameRules?: readonly FieldRule[];
 }
 
 /** The printer column every kind ends with. */

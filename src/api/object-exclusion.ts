@@ -19,9 +19,9 @@ export const ObjectExclusionSpec = Type.Object({
 });
 
 const IgnoredObject = Type.Object({
-  objectId: Type.String(),
-  version: Type.String(),
-  reason: Type.String({ description: 'Why the exclusion was ignored, for example the version is not in Failure.' }),
+  objectId: Type.String({ maxLength: 1024 }),
+  version: Type.String({ maxLength: 1024 }),
+  reason: Type.String({ maxLength: 1024, description: 'Why the exclusion was ignored, for example the version is not in Failure.' }),
 });
 
 export const ObjectExclusionStatus = Type.Object({
@@ -29,7 +29,9 @@ export const ObjectExclusionStatus = Type.Object({
   conditions: Type.Optional(Conditions),
   excludedCount: Type.Optional(Int64({ minimum: 0 })),
   ignoredCount: Type.Optional(Int64({ minimum: 0 })),
-  excluded: Type.Optional(Type.Array(Type.Object({ objectId: Type.String(), version: Type.String() }), { maxItems: 1000 })),
+  excluded: Type.Optional(
+    Type.Array(Type.Object({ objectId: Type.String({ maxLength: 1024 }), version: Type.String({ maxLength: 1024 }) }), { maxItems: 1000 }),
+  ),
   ignored: Type.Optional(Type.Array(IgnoredObject, { maxItems: 1000 })),
 });
 

@@ -106,17 +106,21 @@ export const RestoreRequestStatus = Type.Object({
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),
   phase: Type.Optional(StringEnum(RUN_PHASES)),
-  reason: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
   message: Type.Optional(Type.String({ maxLength: 32768 })),
-  snapshotId: Type.Optional(Type.String({ description: 'The snapshot resolved from source.' })),
+  snapshotId: Type.Optional(Type.String({ maxLength: 64, description: 'The snapshot resolved from source.' })),
   startTime: Type.Optional(Timestamp('')),
   completionTime: Type.Optional(Timestamp('')),
-  duration: Type.Optional(Type.String()),
-  jobName: Type.Optional(Type.String()),
+  duration: Type.Optional(Type.String({ maxLength: 64 })),
+  jobName: Type.Optional(Type.String({ maxLength: 63 })),
   statistics: Type.Optional(Type.Object({ restored: ItemCounter, overwritten: ItemCounter, skipped: ItemCounter })),
-  skippedItemsReport: Type.Optional(Type.String()),
+  skippedItemsReport: Type.Optional(Type.String({ maxLength: 1024 })),
   export: Type.Optional(
-    Type.Object({ location: Type.String(), url: Type.Optional(Type.String()), expiresAt: Type.Optional(Timestamp('')) }),
+    Type.Object({
+      location: Type.String({ maxLength: 2048 }),
+      url: Type.Optional(Type.String({ maxLength: 8192 })),
+      expiresAt: Type.Optional(Timestamp('')),
+    }),
   ),
 });
 

@@ -1,16 +1,25 @@
 // Building blocks for the kinds' OpenAPI schemas. Each kind is written once, in TypeScript, with
-// TypeBox: the same value is the CRD schema (src/api/generate-crds.ts renders crds/) and, through
+// TypeBox: the same value is the CRD schema (src/api/generate.ts renders crds/) and, through
 // `Static<>`, the TypeScript type the controller uses. A test fails when crds/ is stale.
 import { Type, TypeRegistry, type TSchema, type SchemaOptions, type TUnsafe } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import {
+  DNS_SUBDOMAIN_PATTERN,
+  HTTPS_URL_RULES,
+  OBJECT_NAME_MAX_LENGTH,
+  SECRET_KEY_MAX_LENGTH,
+  SECRET_KEY_PATTERN,
+  SECRET_KEY_RULES,
+  SECRET_NAME_RULES,
+  URL_PATTERN,
+  URL_RULES,
+  withRules,
+  type CelRule,
+  type FieldRule,
+} from './validation-rules.ts';
 
-/** A CEL rule in `x-kubernetes-validations`. */
-export interface CelRule {
-  rule: string;
-  message: string;
-  fieldPath?: string;
-  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
-}
+export type { CelRule };
+export { DNS_SUBDOMAIN_PATTERN };
 
 export function cel(...rules: CelRule[]): { 'x-kubernetes-validations': CelRule[] } {
   return { 'x-kubernetes-validations': rules };
@@ -38,10 +47,31 @@ TypeRegistry.Set('Unsafe', (schema: { enum?: unknown[]; type?: string; additiona
   return true;
 });
 
-export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-
 export function ObjectName(description: string) {
-  return Type.String({ minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN_PATTERN, description });
+  return Type.String({ minLength: 1, maxLength: OBJECT_NAME_MAX_LENGTH, pattern: DNS_SUBDOMAIN_PATTERN, description });
+}
+
+/** The name of a Secret in the same namespace; every Secret reference of every kind uses it. */
+export function SecretName(description: string) {
+  return Type.String({
+    minLength: 1,
+    maxLength: OBJECT_NAME_MAX_LENGTH,
+    pattern: DNS_SUBDOMAIN_PATTERN,
+    description,
+    ...withRules(SECRET_NAME_RULES),
+  });
+}
+
+/** A key of a Secret: a file name in the Secret's mount, never a path; every Secret key of every kind uses it. */
+export function SecretKey(description: string, defaultKey: string) {
+  return Type.String({
+    minLength: 1,
+    maxLength: SECRET_KEY_MAX_LENGTH,
+    pattern: SECRET_KEY_PATTERN,
+    default: defaultKey,
+    description,
+    ...withRules(SECRET_KEY_RULES),
+  });
 }
 
 /**
@@ -59,24 +89,22 @@ export function LocalObjectReference(what: string) {
 export function SecretKeyReference(what: string, defaultKey: string) {
   return Type.Object(
     {
-      name: ObjectName(`Name of the Secret, in the same namespace, that holds the ${what}.`),
-      key: Type.String({
-        minLength: 1,
-        maxLength: 253,
-        pattern: '^[-._a-zA-Z0-9]+$',
-        default: defaultKey,
-        description: `Key in the Secret whose value is the ${what}.`,
-      }),
+      name: SecretName(`Name of the Secret, in the same namespace, that holds the ${what}.`),
+      key: SecretKey(`Key in the Secret whose value is the ${what}.`, defaultKey),
     },
     { description: `The ${what}, read from a Secret in the same namespace.` },
   );
 }
 
-export function Url(description: string) {
-  return Type.String({ maxLength: 2048, pattern: '^https?://[^\\s]+$', description });
+/** An http or https URL without credentials; `rules` add to that (an override of a SaaS endpoint must be https). */
+export function Url(description: string, rules: readonly FieldRule[] = URL_RULES) {
+  return Type.String({ minLength: 1, maxLength: 2048, pattern: URL_PATTERN, description, ...withRules(rules) });
 }
 
-export const Timestamp = (description: string) => Type.String({ format: 'date-time', description });
+/** An override of a SaaS endpoint: https only, no credentials. */
+export const HttpsUrl = (description: string) => Url(description, HTTPS_URL_RULES);
+
+export const Timestamp = (description: string) => Type.String({ format: 'date-time', maxLength: 64, description });
 
 export const Int64 = (options: SchemaOptions = {}) => Type.Integer({ format: 'int64', ...options });
 
@@ -89,7 +117,7 @@ export const Condition = Type.Object({
   }),
   status: StringEnum(['True', 'False', 'Unknown'] as const),
   observedGeneration: Type.Optional(Int64({ minimum: 0, description: 'The .metadata.generation the condition was set from.' })),
-  lastTransitionTime: Type.String({ format: 'date-time', description: 'Last time the status changed.' }),
+  lastTransitionTime: Type.String({ format: 'date-time', maxLength: 64, description: 'Last time the status changed.' }),
   reason: Type.String({
     minLength: 1,
     maxLength: 1024,

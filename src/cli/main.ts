@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The one entry point of the image: `controller` (the default in the Dockerfile), `worker`
-// (run inside the Jobs the controller creates), and operator commands.
-import { Command, InvalidArgumentError, Option } from 'commander';
+// The one entry point of the image: `controller` (the default in the Dockerfile), `worker` (a
+// backup, run by hand today: the operator does not create worker Jobs yet), and operator commands.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runController } from './controller-command.ts';
-import { EXIT_REPORTED, EXIT_USAGE, workerBackup, type WorkerBackupOptions } from './worker-command.ts';
+import { EXIT_CODES_HELP, EXIT_USAGE, workerBackupCommand, type WorkerBackupOptions } from './worker-command.ts';
 import { JobSpecError } from '../worker/job-spec.ts';
 import { repoCommand } from './repo/commands.ts';
 import { isRepositoryError } from '../repository/errors.ts';
@@ -39,10 +39,15 @@ program
 
 const worker = program
   .command('worker')
-  .description('Run one task inside a Job the controller creates: backup (restore, export, prune and check come later).');
+  .description(
+    'Run one task of the worker: backup (restore, export, prune and check come later). Run by hand today; the operator does not create worker Jobs yet.',
+  )
+  // A usage error of the worker exits 2, like any other input it cannot use (1 is a crash).
+  .exitOverride();
 worker
   .command('backup')
   .description('Back up one shard of a BackupRun into the policy repository.')
+  .addHelpText('after', `\n${EXIT_CODES_HELP}`)
   .requiredOption('--connector <file>', 'the Connector, as JSON or YAML (metadata and spec)')
   .requiredOption('--policy <file>', 'the BackupPolicy, as JSON or YAML (metadata and spec)')
   .requiredOption('--run <name>', 'name of the BackupRun')
@@ -59,8 +64,7 @@ worker
   .option('--result-file <file>', 'where to write the result (JSON); default the termination log when there is one')
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .action(async (options: WorkerBackupOptions) => {
-    const result = await workerBackup(options);
-    process.exitCode = result.outcome === 'Successful' ? 0 : EXIT_REPORTED;
+    process.exitCode = await workerBackupCommand(options);
   });
 
 program
@@ -79,9 +83,14 @@ program.addCommand(repoCommand());
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  // Known problems get their message only; anything else also its stack, to report a bug.
-  if (isRepositoryError(error) || error instanceof UsageError || error instanceof JobSpecError)
-    console.error(`saasbackup: ${error.message}`);
-  else console.error(error);
-  process.exitCode = error instanceof JobSpecError || error instanceof UsageError ? EXIT_USAGE : 1;
+  if (error instanceof CommanderError) {
+    // Commander has printed its message already (or the help, with exit code 0).
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    // Known problems get their message only; anything else also its stack, to report a bug.
+    if (isRepositoryError(error) || error instanceof UsageError || error instanceof JobSpecError)
+      console.error(`saasbackup: ${error.message}`);
+    else console.error(error);
+    process.exitCode = error instanceof JobSpecError || error instanceof UsageError ? EXIT_USAGE : 1;
+  }
 }

@@ -1,7 +1,11 @@
 // The apiserver rejects bad manifests before any controller sees them, with a message that names
 // the field (the CRD schema and its CEL rules at work). Each case starts from a valid object.
+// Hostile manifests (what a careless user or an attacker would write: Secret keys that climb out
+// of the mount, buckets S3 refuses, credentials in URLs, endless strings) are refused by the
+// apiserver and, the same way, by the worker, which may be handed a manifest directly.
 import { ApiException } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { JobSpecError, parseConnector, parsePolicy } from '../../src/worker/job-spec.ts';
 import { adminKubeConfig } from '../envtest/context.ts';
 import { apply, create, freshNamespace, type Manifest } from '../support/kube.ts';
 
@@ -163,7 +167,6 @@ const invalid: [string, Manifest, string[]][] = [
     ['spec.accounts.exclude[0]', 'exactly one of address, id or group'],
   ],
   ['zero shards', policy({ run: { shards: 0 } }), ['spec.run.shards']],
-  ['policy name too long for run names', policy({}, 'p'.repeat(51)), ['a BackupPolicy name has at most 50 characters']],
   [
     'restore from both a snapshot and a time',
     restore({ source: { snapshotId: '0123456789abcdef', pointInTime: '2026-11-01T00:00:00Z' } }),
@@ -188,6 +191,200 @@ const invalid: [string, Manifest, string[]][] = [
   ['exclusion without a version', exclusion({ objects: [{ objectId: 'AAMk' }] }), ['spec.objects[0].version', 'Required value']],
 ];
 
+// What the field rules say, word for word as a user reads them.
+const SECRET_NAME =
+  "a Secret name must be a DNS subdomain: lowercase letters, digits, '-' and '.', beginning and ending with a letter or digit (no '/', no '..')";
+const SECRET_KEY = "a Secret key must use only letters, digits, '-', '_' and '.', and must not be '.' or start with '..' (no '/')";
+const HTTPS_ONLY = 'an endpoint override must be an https:// URL';
+const NO_CREDENTIALS_IN_URL = 'an endpoint URL must not carry a user name or password: credentials belong in the Secret';
+
+interface Hostile {
+  what: string;
+  manifest: Manifest;
+  /** What the apiserver's message must contain. */
+  apiserver: string[];
+  /** What the worker's message must contain. */
+  worker: string[];
+}
+
+/** A broken field rule: the apiserver reports it as `<field>: Invalid value: "string": <message>`, the worker as `<field>: <message>`. */
+const broken = (what: string, manifest: Manifest, field: string, message: string): Hostile => ({
+  what,
+  manifest,
+  apiserver: [`${field}: Invalid value: "string": ${message}`],
+  worker: [`${field}: ${message}`],
+});
+const tooLong = (what: string, manifest: Manifest, field: string, max: number): Hostile => ({
+  what,
+  manifest,
+  apiserver: [`${field}: Too long: may not be more than ${max} bytes`],
+  worker: [`${field}: Too long: must have at most ${max} characters`],
+});
+const tooMany = (what: string, manifest: Manifest, field: string, count: number, max: number): Hostile => ({
+  what,
+  manifest,
+  apiserver: [`${field}: Too many: ${count}: must have at most ${max} items`],
+  worker: [`${field}: Too many: must have at most ${max} items`],
+});
+
+const certificate = (ref: Spec): Manifest => connector(m365({ clientSecretRef: undefined, certificateRef: { name: 'tls', ...ref } }));
+const s3 = (overrides: Spec): Manifest =>
+  policy(storage({ s3: { endpoint: 'http://minio:9000', bucket: 'backups', credentialsSecretRef: { name: 's3' }, ...overrides } }));
+const selectors = (count: number) => Array.from({ length: count }, (_, i) => ({ address: `user${i}@contoso.com` }));
+
+const hostile: Hostile[] = [
+  broken(
+    'certificate Secret name with a slash',
+    certificate({ name: 'tls/../../etc' }),
+    'spec.microsoft365.certificateRef.name',
+    SECRET_NAME,
+  ),
+  broken('certificate Secret name ..', certificate({ name: '..' }), 'spec.microsoft365.certificateRef.name', SECRET_NAME),
+  broken(
+    'certificate key with a slash',
+    certificate({ certificateKey: 'certs/tls.crt' }),
+    'spec.microsoft365.certificateRef.certificateKey',
+    SECRET_KEY,
+  ),
+  broken('certificate key ..', certificate({ certificateKey: '..' }), 'spec.microsoft365.certificateRef.certificateKey', SECRET_KEY),
+  broken(
+    'private key key that climbs out',
+    certificate({ privateKeyKey: '../tls.key' }),
+    'spec.microsoft365.certificateRef.privateKeyKey',
+    SECRET_KEY,
+  ),
+  broken(
+    "client secret key '..data' (the kubelet's own link)",
+    connector(m365({ clientSecretRef: { name: 'app', key: '..data' } })),
+    'spec.microsoft365.clientSecretRef.key',
+    SECRET_KEY,
+  ),
+  broken(
+    "client secret key '../etc'",
+    connector(m365({ clientSecretRef: { name: 'app', key: '../etc' } })),
+    'spec.microsoft365.clientSecretRef.key',
+    SECRET_KEY,
+  ),
+  broken(
+    "service-account key '..'",
+    connector(google({ serviceAccountKeyRef: { name: 'sa', key: '..' } })),
+    'spec.google.serviceAccountKeyRef.key',
+    SECRET_KEY,
+  ),
+  broken(
+    'authority host over http',
+    connector(m365({ endpoints: { authorityHost: 'http://login.example.com' } })),
+    'spec.microsoft365.endpoints.authorityHost',
+    HTTPS_ONLY,
+  ),
+  broken(
+    'Graph URL over http',
+    connector(m365({ endpoints: { graphBaseUrl: 'http://graph.example.com' } })),
+    'spec.microsoft365.endpoints.graphBaseUrl',
+    HTTPS_ONLY,
+  ),
+  broken(
+    'authority host with a user and password',
+    connector(m365({ endpoints: { authorityHost: 'https://user:pw@login.example.com' } })),
+    'spec.microsoft365.endpoints.authorityHost',
+    NO_CREDENTIALS_IN_URL,
+  ),
+  broken(
+    'Google token URL over http',
+    connector(google({ endpoints: { oauthTokenUrl: 'http://oauth2.example.com/token' } })),
+    'spec.google.endpoints.oauthTokenUrl',
+    HTTPS_ONLY,
+  ),
+  broken(
+    'Google API URL with a user',
+    connector(google({ endpoints: { apiBaseUrl: 'https://admin@www.googleapis.com' } })),
+    'spec.google.endpoints.apiBaseUrl',
+    NO_CREDENTIALS_IN_URL,
+  ),
+  tooLong('Google customer id of 300 characters', connector(google({ customerId: `C${'a'.repeat(299)}` })), 'spec.google.customerId', 64),
+  broken(
+    'bucket named like an IP address',
+    s3({ bucket: '192.168.1.1' }),
+    'spec.storage.s3.bucket',
+    'a bucket name must not be formatted as an IP address',
+  ),
+  broken(
+    'bucket with two adjacent periods',
+    s3({ bucket: 'a..b' }),
+    'spec.storage.s3.bucket',
+    'a bucket name must not have two adjacent periods, nor a period next to a hyphen',
+  ),
+  broken(
+    'bucket with a period next to a hyphen',
+    s3({ bucket: 'a.-b' }),
+    'spec.storage.s3.bucket',
+    'a bucket name must not have two adjacent periods, nor a period next to a hyphen',
+  ),
+  broken(
+    'bucket with the reserved prefix xn--',
+    s3({ bucket: 'xn--x' }),
+    'spec.storage.s3.bucket',
+    'a bucket name must not start with xn--, sthree- or amzn-s3-demo- (reserved by S3)',
+  ),
+  broken(
+    'bucket with the reserved suffix -s3alias',
+    s3({ bucket: 'backups-s3alias' }),
+    'spec.storage.s3.bucket',
+    'a bucket name must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3 (reserved by S3)',
+  ),
+  broken(
+    "prefix with a '..' segment",
+    s3({ prefix: 'a/../b' }),
+    'spec.storage.s3.prefix',
+    "a key prefix must not have a '..' segment, nor any segment that starts with '.'",
+  ),
+  broken(
+    "prefix '..'",
+    s3({ prefix: '..' }),
+    'spec.storage.s3.prefix',
+    "a key prefix must not have a '..' segment, nor any segment that starts with '.'",
+  ),
+  broken(
+    "local path with a '..' segment",
+    policy({ storage: { local: { path: '/backup/../etc' }, encryptionKeySecretRef: { name: 'key' } } }),
+    'spec.storage.local.path',
+    "the path must not have a '..' segment",
+  ),
+  broken(
+    'S3 endpoint with a user and password',
+    s3({ endpoint: 'https://user:pw@minio:9000' }),
+    'spec.storage.s3.endpoint',
+    NO_CREDENTIALS_IN_URL,
+  ),
+  broken(
+    'S3 endpoint with the bucket in its path',
+    s3({ endpoint: 'https://minio:9000/backups' }),
+    'spec.storage.s3.endpoint',
+    'an S3 endpoint must be the root URL of the S3 API, with no path, query or fragment (the bucket and prefix are separate settings)',
+  ),
+  broken(
+    'bucket credentials Secret name with a slash',
+    s3({ credentialsSecretRef: { name: 's3/../admin' } }),
+    'spec.storage.s3.credentialsSecretRef.name',
+    SECRET_NAME,
+  ),
+  broken(
+    "repository key '..data'",
+    policy(storage({ encryptionKeySecretRef: { name: 'key', key: '..data' } })),
+    'spec.storage.encryptionKeySecretRef.key',
+    SECRET_KEY,
+  ),
+  tooMany('1001 excluded accounts', policy({ accounts: { mode: 'all', exclude: selectors(1001) } }), 'spec.accounts.exclude', 1001, 1000),
+  broken(
+    'policy name too long for run names',
+    policy({}, 'p'.repeat(51)),
+    'metadata.name',
+    'a BackupPolicy name has at most 50 characters',
+  ),
+];
+
+invalid.push(...hostile.map((h): [string, Manifest, string[]] => [h.what, h.manifest, h.apiserver]));
+
 async function rejection(request: Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
     await request;
@@ -208,6 +405,46 @@ describe('invalid manifests', () => {
     const { code, message } = await rejection(create(kc, manifest, namespace));
     expect([400, 422]).toContain(code);
     for (const text of expected) expect(message).toContain(text);
+  });
+});
+
+describe('hostile manifests', () => {
+  it('are refused without repeating a password back', async () => {
+    const { message } = await rejection(create(kc, s3({ endpoint: 'https://user:hunter2@minio:9000' }), namespace));
+    expect(message).toContain(`spec.storage.s3.endpoint: Invalid value: "string": ${NO_CREDENTIALS_IN_URL}`);
+    expect(message).not.toContain('hunter2');
+  });
+
+  it.each(hostile.filter((h) => h.manifest.kind === 'Connector' || h.manifest.kind === 'BackupPolicy'))(
+    'refuses $what in the worker too',
+    ({ manifest, worker }) => {
+      const parse = () => (manifest.kind === 'Connector' ? parseConnector(manifest) : parsePolicy(manifest));
+      expect(parse).toThrow(JobSpecError);
+      let message = '';
+      try {
+        parse();
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      for (const text of worker) expect(message).toContain(text);
+    },
+  );
+
+  it('keeps what S3, Kubernetes and the samples allow', async () => {
+    const allowed: Manifest[] = [
+      s3({ bucket: 'a-b.c--d', prefix: 'tenants/contoso/m365' }),
+      s3({ bucket: '1.2.3', prefix: 'a..b/c' }),
+      certificate({ name: 'tls.contoso', certificateKey: '.tls.crt', privateKeyKey: 'tls_key..pem' }),
+      connector(m365({ endpoints: { authorityHost: 'https://login.example.com', graphBaseUrl: 'https://graph.example.com/' } })),
+      policy({ storage: { local: { path: '/var/backup/..snapshots/x' }, encryptionKeySecretRef: { name: 'key' } } }),
+      policy({}, 'p'.repeat(50)),
+    ];
+    for (const [index, manifest] of allowed.entries()) {
+      const named = { ...manifest, metadata: { name: `${manifest.metadata.name}${index}`.slice(0, 50) } };
+      await create(kc, named, namespace);
+      if (named.kind === 'Connector') parseConnector(named);
+      else parsePolicy(named);
+    }
   });
 });
 
