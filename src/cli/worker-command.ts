@@ -157,6 +157,7 @@ function resultOfStop(reason: Reason, message: string, startTime: string): Backu
     objects: { failed: 0, excluded: 0 },
     failedContainers: 0,
     exclusions: { excluded: [], ignored: [] },
+    resumedFrom: [],
     requests: { requests: 0, throttled: 0, retries: 0 },
   };
 }

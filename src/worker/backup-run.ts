@@ -82,6 +82,8 @@ export interface BackupRunResult extends RunSummary {
   failedContainers: number;
   /** Where the skipped-items CSV is in the repository, when items were skipped. */
   skippedReport?: string;
+  /** The checkpoints of an interrupted attempt this run resumed from (none for a run that starts afresh). */
+  resumedFrom: string[];
   exclusions: { excluded: ExclusionRequest[]; ignored: (ExclusionRequest & { reason: string })[] };
   requests: ProviderStats;
 }
@@ -145,6 +147,7 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
     objects: { failed: 0, excluded: 0 },
     failedContainers: 0,
     exclusions: { excluded: [], ignored: [] },
+    resumedFrom: [],
     requests: input.provider.stats(),
     ...extra,
   });
@@ -207,6 +210,7 @@ export async function runBackup(input: BackupRunInput): Promise<BackupRunResult>
     objects: { failed: run.failedObjects, excluded: run.excludedObjects },
     failedContainers: run.failedContainers,
     exclusions: run.exclusions,
+    resumedFrom: [...writer.resumedFrom],
   });
 }
 
