@@ -2,7 +2,12 @@
 // at most `budget` units spent in any `windowMs`, and a pause when the service says to slow down.
 // Waiters are served first come, first served, so one busy account cannot starve the others'
 // turns within its key, and keys are independent: a tenant's throughput grows with its number of
-// mailboxes, not with one mailbox's quota.
+// mailboxes, not with one mailbox's quota. A waiter whose signal aborts leaves the queue at once,
+// having spent nothing: slots and budget are taken only when a waiter is served.
+import { systemTimers } from '../../runtime/timers.ts';
+import type { TimerHandle, Timers } from '../../runtime/timers.ts';
+import { systemClock } from '../../runtime/types.ts';
+import type { Clock } from '../../runtime/types.ts';
 
 export interface LimitOptions {
   /** Requests in flight per key; 0 means unlimited. */
@@ -12,10 +17,16 @@ export interface LimitOptions {
   windowMs: number;
 }
 
+/** Where the limiter's time comes from; the real clock and timers by default. */
+export interface LimiterTime {
+  clock?: Clock;
+  timers?: Timers;
+}
+
 interface Waiter {
   cost: number;
   slots: number;
-  resolve: (release: () => void) => void;
+  grant: (release: () => void) => void;
 }
 
 class KeyState {
@@ -24,7 +35,7 @@ class KeyState {
   spentTotal = 0;
   pausedUntil = 0;
   queue: Waiter[] = [];
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 }
 
 export interface LimiterStats {
@@ -34,41 +45,57 @@ export interface LimiterStats {
 }
 
 export class KeyedLimiter {
-  private readonly options: LimitOptions;
-  private readonly keys = new Map<string, KeyState>();
-  private readonly now: () => number;
   readonly stats: LimiterStats = { waitedMs: 0, pauses: 0 };
+  readonly #options: LimitOptions;
+  readonly #keys = new Map<string, KeyState>();
+  readonly #clock: Clock;
+  readonly #timers: Timers;
 
-  constructor(options: LimitOptions, now: () => number = Date.now) {
-    this.options = options;
-    this.now = now;
+  constructor(options: LimitOptions, time: LimiterTime = {}) {
+    this.#options = options;
+    this.#clock = time.clock ?? systemClock;
+    this.#timers = time.timers ?? systemTimers;
   }
 
   /**
    * Waits for `slots` of the key's concurrency (a batch whose parts run side by side at the
    * service takes several; capped at the concurrency) and `cost` units of its budget; the
-   * returned function frees the slots.
+   * returned function frees the slots. When `signal` aborts first, the wait ends and the promise
+   * rejects with the signal's reason.
    */
-  acquire(key: string, cost = 1, slots = 1): Promise<() => void> {
-    const state = this.state(key);
-    const started = this.now();
-    return new Promise((resolve) => {
-      state.queue.push({
+  acquire(key: string, cost = 1, slots = 1, signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    const state = this.#state(key);
+    const started = this.#now();
+    const concurrency = this.#options.concurrency;
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
         cost,
-        slots: Math.max(1, this.options.concurrency > 0 ? Math.min(slots, this.options.concurrency) : slots),
-        resolve: (release) => {
-          this.stats.waitedMs += this.now() - started;
+        slots: Math.max(1, concurrency > 0 ? Math.min(slots, concurrency) : slots),
+        grant: (release) => {
+          signal?.removeEventListener('abort', abandon);
+          this.stats.waitedMs += this.#now() - started;
           resolve(release);
         },
-      });
-      this.pump(key, state);
+      };
+      const abandon = (): void => {
+        const at = state.queue.indexOf(waiter);
+        if (at < 0) return;
+        state.queue.splice(at, 1);
+        reject(signal?.reason as Error);
+        // The waiter may have been what held the queue (at its head, or the one a timer was for).
+        this.#restart(key, state);
+      };
+      signal?.addEventListener('abort', abandon, { once: true });
+      state.queue.push(waiter);
+      this.#pump(key, state);
     });
   }
 
   /** Holds every request of `key` back for `ms` (after a 429 with Retry-After). */
   pause(key: string, ms: number): void {
-    const state = this.state(key);
-    const until = this.now() + ms;
+    const state = this.#state(key);
+    const until = this.#now() + ms;
     if (until > state.pausedUntil) {
       state.pausedUntil = until;
       this.stats.pauses++;
@@ -77,24 +104,48 @@ export class KeyedLimiter {
 
   /** Requests in flight for `key` (for tests and metrics). */
   inFlight(key: string): number {
-    return this.keys.get(key)?.inFlight ?? 0;
+    return this.#keys.get(key)?.inFlight ?? 0;
   }
 
-  private state(key: string): KeyState {
-    let state = this.keys.get(key);
+  /** Requests waiting for `key` (for tests and metrics). */
+  waiting(key: string): number {
+    return this.#keys.get(key)?.queue.length ?? 0;
+  }
+
+  #now(): number {
+    return this.#clock.now().getTime();
+  }
+
+  #state(key: string): KeyState {
+    let state = this.#keys.get(key);
     if (!state) {
       state = new KeyState();
-      this.keys.set(key, state);
+      this.#keys.set(key, state);
     }
     return state;
   }
 
-  private pump(key: string, state: KeyState): void {
-    if (state.timer) return;
-    const o = this.options;
+  /** Drops a pending wake-up and looks at the queue again (it may have a new head, or none). */
+  #restart(key: string, state: KeyState): void {
+    if (state.timer !== undefined) {
+      this.#timers.clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+    this.#pump(key, state);
+    this.#forgetIfIdle(key, state);
+  }
+
+  #forgetIfIdle(key: string, state: KeyState): void {
+    const idle = state.inFlight === 0 && state.queue.length === 0 && state.timer === undefined;
+    if (idle && state.spent.length === 0 && state.pausedUntil <= this.#now()) this.#keys.delete(key);
+  }
+
+  #pump(key: string, state: KeyState): void {
+    if (state.timer !== undefined) return;
+    const o = this.#options;
     while (state.queue.length > 0) {
-      const now = this.now();
-      if (state.pausedUntil > now) return this.wake(key, state, state.pausedUntil - now);
+      const now = this.#now();
+      if (state.pausedUntil > now) return this.#wake(key, state, state.pausedUntil - now);
       const waiter = state.queue[0] as Waiter;
       if (o.concurrency > 0 && state.inFlight + waiter.slots > o.concurrency) return;
       if (o.budget > 0) {
@@ -112,7 +163,7 @@ export class KeyedLimiter {
               break;
             }
           }
-          return this.wake(key, state, Math.max(1, wakeAt - now));
+          return this.#wake(key, state, Math.max(1, wakeAt - now));
         }
         state.spent.push({ at: now, cost: waiter.cost });
         state.spentTotal += waiter.cost;
@@ -120,20 +171,20 @@ export class KeyedLimiter {
       state.queue.shift();
       state.inFlight += waiter.slots;
       let released = false;
-      waiter.resolve(() => {
+      waiter.grant(() => {
         if (released) return;
         released = true;
         state.inFlight -= waiter.slots;
-        this.pump(key, state);
-        if (state.inFlight === 0 && state.queue.length === 0 && !state.timer && state.spent.length === 0) this.keys.delete(key);
+        this.#pump(key, state);
+        this.#forgetIfIdle(key, state);
       });
     }
   }
 
-  private wake(key: string, state: KeyState, ms: number): void {
-    state.timer = setTimeout(() => {
+  #wake(key: string, state: KeyState, ms: number): void {
+    state.timer = this.#timers.setTimeout(() => {
       state.timer = undefined;
-      this.pump(key, state);
+      this.#pump(key, state);
     }, ms);
   }
 }

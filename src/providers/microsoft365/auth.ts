@@ -52,11 +52,11 @@ export class MicrosoftAuth {
   readonly endpoints: MicrosoftEndpoints;
   /** `<graph>/.default`: every application permission the app was granted. */
   readonly scope: string;
-  private readonly client: ConfidentialClientApplication;
-  private readonly options: MicrosoftAuthOptions;
+  readonly #client: ConfidentialClientApplication;
+  readonly #options: MicrosoftAuthOptions;
 
   constructor(options: MicrosoftAuthOptions) {
-    this.options = options;
+    this.#options = options;
     this.endpoints = resolveEndpoints(options.cloud, options.endpoints);
     this.scope = `${this.endpoints.graphBaseUrl}/.default`;
     const credential = options.credential;
@@ -81,7 +81,7 @@ export class MicrosoftAuth {
       }
       auth.clientCertificate = { thumbprintSha256, privateKey: credential.privateKeyPem, x5c: credential.certificatePem };
     }
-    this.client = new ConfidentialClientApplication({ auth });
+    this.#client = new ConfidentialClientApplication({ auth });
   }
 
   /**
@@ -91,9 +91,9 @@ export class MicrosoftAuth {
   async token(fresh = false): Promise<AccessToken> {
     let result;
     try {
-      result = await this.client.acquireTokenByClientCredential({ scopes: [this.scope], ...(fresh ? { skipCache: true } : {}) });
+      result = await this.#client.acquireTokenByClientCredential({ scopes: [this.scope], ...(fresh ? { skipCache: true } : {}) });
     } catch (err) {
-      throw classifyAuthError(err, this.options);
+      throw classifyAuthError(err, this.#options);
     }
     if (!result?.accessToken) throw new MicrosoftAuthError('AuthenticationFailed', 'Entra ID returned no access token.');
     return { token: result.accessToken, expiresOn: result.expiresOn, roles: rolesOf(result.accessToken) };

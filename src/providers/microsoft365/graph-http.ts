@@ -4,12 +4,16 @@
 // below Microsoft's 10,000 per 10 minutes, a tenant-wide resource-unit budget for OneDrive and
 // SharePoint, Retry-After honoured (and the whole mailbox paused, since Microsoft throttles the
 // mailbox, not the request), exponential backoff with jitter for 5xx and connection resets.
-import { setTimeout as sleep } from 'node:timers/promises';
+// Every one of those waits ends when the run's signal aborts.
 import { AuthenticationHandler, Client, HTTPMessageHandler } from '@microsoft/microsoft-graph-client';
 import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { KeyedLimiter } from '../http/limiter.ts';
 import { DEFAULT_RETRY, retryDecision } from '../http/retry.ts';
 import type { RetryCause, RetryPolicy } from '../http/retry.ts';
+import { sleep, systemTimers } from '../../runtime/timers.ts';
+import type { Timers } from '../../runtime/timers.ts';
+import { systemClock } from '../../runtime/types.ts';
+import type { Clock } from '../../runtime/types.ts';
 import type { MicrosoftAuth } from './auth.ts';
 
 export interface GraphBudget {
@@ -39,6 +43,8 @@ export interface GraphHttpStats {
   retries: Record<RetryCause, number>;
   /** Responses 429 from the source (what the throttling metric counts). */
   throttled: number;
+  /** Requests sleeping right now before their next attempt (Retry-After or backoff). */
+  waitingToRetry: number;
 }
 
 /** How a Graph URL is paced: the mailbox it touches, or the tenant's resource-unit budget. */
@@ -113,54 +119,89 @@ export function pacingOfRequest(url: string, body: unknown): Pacing {
 }
 
 function errorCode(err: unknown): string | undefined {
-  const e = err as { code?: string; cause?: { code?: string } };
-  return e?.cause?.code ?? e?.code;
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  const code = e?.cause?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export interface GraphGovernorOptions {
+  budget?: Partial<GraphBudget>;
+  retry?: RetryPolicy;
+  /**
+   * The run's signal: once it aborts, no request is sent any more, requests in flight are
+   * aborted, and every wait (a slot, the budget, a paused mailbox, Retry-After, backoff) ends at
+   * once. The request then rejects with the signal's reason (a DOMException named AbortError
+   * unless the caller gave another), which callers pass on unchanged.
+   */
+  signal?: AbortSignal;
+  clock?: Clock;
+  timers?: Timers;
+  /** Uniform in [0, 1), for the backoff's jitter. */
+  random?: () => number;
 }
 
 export class GraphGovernor implements Middleware {
-  readonly stats: GraphHttpStats = { requests: 0, retries: { throttled: 0, unavailable: 0, server: 0, network: 0 }, throttled: 0 };
+  readonly stats: GraphHttpStats = {
+    requests: 0,
+    retries: { throttled: 0, unavailable: 0, server: 0, network: 0 },
+    throttled: 0,
+    waitingToRetry: 0,
+  };
   /** Requests Microsoft lets run side by side per mailbox, as this governor keeps them. */
   readonly mailboxConcurrency: number;
-  private readonly mailboxes: KeyedLimiter;
-  private readonly tenantUnits: KeyedLimiter;
-  private readonly tenant: KeyedLimiter;
-  private readonly retry: RetryPolicy;
-  private next: Middleware | undefined;
+  readonly #mailboxes: KeyedLimiter;
+  readonly #tenantUnits: KeyedLimiter;
+  readonly #tenant: KeyedLimiter;
+  readonly #retry: RetryPolicy;
+  readonly #signal: AbortSignal | undefined;
+  readonly #clock: Clock;
+  readonly #timers: Timers;
+  readonly #random: () => number;
+  #next: Middleware | undefined;
 
-  constructor(budget: Partial<GraphBudget> = {}, retry: RetryPolicy = DEFAULT_RETRY) {
-    const b = { ...DEFAULT_GRAPH_BUDGET, ...budget };
+  constructor(options: GraphGovernorOptions = {}) {
+    const b = { ...DEFAULT_GRAPH_BUDGET, ...options.budget };
+    this.#clock = options.clock ?? systemClock;
+    this.#timers = options.timers ?? systemTimers;
+    this.#random = options.random ?? Math.random;
+    this.#signal = options.signal;
+    const time = { clock: this.#clock, timers: this.#timers };
     this.mailboxConcurrency = b.mailboxConcurrency;
-    this.mailboxes = new KeyedLimiter({ concurrency: b.mailboxConcurrency, budget: b.mailboxRequests, windowMs: b.mailboxWindowMs });
-    this.tenantUnits = new KeyedLimiter({ concurrency: 0, budget: b.tenantResourceUnits, windowMs: b.tenantWindowMs });
-    this.tenant = new KeyedLimiter({ concurrency: b.tenantConcurrency, budget: 0, windowMs: 1 });
-    this.retry = retry;
+    this.#mailboxes = new KeyedLimiter({ concurrency: b.mailboxConcurrency, budget: b.mailboxRequests, windowMs: b.mailboxWindowMs }, time);
+    this.#tenantUnits = new KeyedLimiter({ concurrency: 0, budget: b.tenantResourceUnits, windowMs: b.tenantWindowMs }, time);
+    this.#tenant = new KeyedLimiter({ concurrency: b.tenantConcurrency, budget: 0, windowMs: 1 }, time);
+    this.#retry = options.retry ?? DEFAULT_RETRY;
   }
 
   /** Holds a mailbox's requests back (a 429 inside a batch answer says so, part by part). */
   pauseMailbox(mailbox: string, ms: number): void {
-    this.mailboxes.pause(mailbox.toLowerCase(), ms);
+    this.#mailboxes.pause(mailbox.toLowerCase(), ms);
   }
 
   setNext(next: Middleware): void {
-    this.next = next;
+    this.#next = next;
   }
 
   async execute(context: Context): Promise<void> {
-    if (!this.next) throw new Error('GraphGovernor needs a next middleware');
+    const next = this.#next;
+    if (!next) throw new Error('GraphGovernor needs a next middleware');
+    const signal = this.#signal;
     const url = typeof context.request === 'string' ? context.request : context.request.url;
     const pacing = pacingOfRequest(url, context.options?.body);
+    if (signal) {
+      // A signal of its own per request: fetch listens on it, and the run's signal only holds it weakly.
+      const own = context.options?.signal;
+      context.options = { ...context.options, signal: AbortSignal.any(own ? [signal, own] : [signal]) };
+    }
     for (let attempt = 1; ; attempt++) {
-      const releases: (() => void)[] = [];
-      if (pacing.resourceUnits) releases.push(await this.tenantUnits.acquire('tenant', pacing.resourceUnits));
-      for (const m of pacing.mailboxes) releases.push(await this.mailboxes.acquire(m.mailbox, m.cost, m.slots));
-      releases.push(await this.tenant.acquire('tenant'));
+      const releases = await this.#admit(pacing);
       let status: number | undefined;
       let code: string | undefined;
       let failure: unknown;
       this.stats.requests++;
       try {
         context.response = undefined;
-        await this.next.execute(context);
+        await next.execute(context);
         status = (context.response as Response | undefined)?.status;
       } catch (err) {
         failure = err;
@@ -168,6 +209,8 @@ export class GraphGovernor implements Middleware {
       } finally {
         for (const release of releases) release();
       }
+      // Whatever went wrong, a stopped run is what the caller must hear about.
+      if (failure !== undefined) signal?.throwIfAborted();
       if (status === 429) this.stats.throttled++;
       const decision = retryDecision(
         {
@@ -175,10 +218,10 @@ export class GraphGovernor implements Middleware {
           ...(status !== undefined ? { status } : {}),
           ...(code ? { errorCode: code } : {}),
           retryAfter: context.response?.headers.get('retry-after'),
-          now: Date.now(),
-          random: Math.random(),
+          now: this.#clock.now().getTime(),
+          random: this.#random(),
         },
-        this.retry,
+        this.#retry,
       );
       if (!decision.retry) {
         if (failure) throw failure;
@@ -189,9 +232,33 @@ export class GraphGovernor implements Middleware {
       await context.response?.arrayBuffer().catch(() => undefined);
       if (decision.cause === 'throttled') {
         for (const m of pacing.mailboxes) this.pauseMailbox(m.mailbox, decision.delayMs);
-        if (!pacing.mailboxes.length && pacing.resourceUnits) this.tenantUnits.pause('tenant', decision.delayMs);
+        if (!pacing.mailboxes.length && pacing.resourceUnits) this.#tenantUnits.pause('tenant', decision.delayMs);
       }
-      await sleep(decision.delayMs);
+      this.stats.waitingToRetry++;
+      try {
+        await sleep(this.#timers, decision.delayMs, signal);
+      } finally {
+        this.stats.waitingToRetry--;
+      }
+      signal?.throwIfAborted();
+    }
+  }
+
+  /** Takes what the request needs from every limiter, or nothing when the run stops meanwhile. */
+  async #admit(pacing: Pacing): Promise<(() => void)[]> {
+    const signal = this.#signal;
+    const releases: (() => void)[] = [];
+    try {
+      signal?.throwIfAborted();
+      if (pacing.resourceUnits) releases.push(await this.#tenantUnits.acquire('tenant', pacing.resourceUnits, 1, signal));
+      for (const m of pacing.mailboxes) releases.push(await this.#mailboxes.acquire(m.mailbox, m.cost, m.slots, signal));
+      releases.push(await this.#tenant.acquire('tenant', 1, 1, signal));
+      // Granted in the same turn as the abort: not sent.
+      signal?.throwIfAborted();
+      return releases;
+    } catch (err) {
+      for (const release of releases) release();
+      throw err;
     }
   }
 }

@@ -3,15 +3,15 @@
 // provider-neutral SourceError. Throttling, retries and pacing happen below, in the governor
 // (graph-http.ts); this layer adds one thing the governor cannot know: a 401 means the cached
 // token was refused, so a new one is fetched once, and if Entra ID refuses that too the run stops
-// with the catalog reason (credentials revoked, tenant gone).
+// with the catalog reason (credentials revoked, tenant gone). A request of a stopped run rejects
+// with the run's abort reason, unchanged: it is not a failure of the source.
 import { GraphError, ResponseType } from '@microsoft/microsoft-graph-client';
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { SourceError } from '../provider.ts';
 import { MicrosoftAuthError } from './auth.ts';
 import type { MicrosoftAuth } from './auth.ts';
 import { createGraphClient, GraphGovernor } from './graph-http.ts';
-import type { GraphBudget } from './graph-http.ts';
-import type { RetryPolicy } from '../http/retry.ts';
+import type { GraphGovernorOptions } from './graph-http.ts';
 
 /** One page of a collection or delta round. */
 export interface GraphPage<T> {
@@ -20,10 +20,11 @@ export interface GraphPage<T> {
   '@odata.deltaLink'?: string;
 }
 
-export interface GraphSessionOptions {
-  budget?: Partial<GraphBudget>;
-  retry?: RetryPolicy;
-}
+/**
+ * Pacing, retries, the run's signal, and the clock, timers and randomness behind them (see
+ * GraphGovernorOptions). Once `signal` aborts, every request rejects with its reason.
+ */
+export type GraphSessionOptions = GraphGovernorOptions;
 
 function graphIssue(err: GraphError): { code: string; message: string } {
   let body = err.body as unknown;
@@ -70,43 +71,53 @@ export function toSourceError(err: unknown): SourceError {
 export class GraphSession {
   readonly governor: GraphGovernor;
   readonly auth: MicrosoftAuth;
-  private readonly client: Client;
+  readonly #client: Client;
+  readonly #signal: AbortSignal | undefined;
   /** Set after a 401: the next token comes from Entra ID, not from msal's cache. */
-  private refreshToken = false;
-  private refreshing: Promise<void> | undefined;
+  #refreshToken = false;
+  #refreshing: Promise<void> | undefined;
   /**
    * The Graph client turns an error of the token callback into a GraphError that keeps only its
    * name and text; the original (with its catalog reason) is kept here to be thrown instead.
    */
-  private authFailure: MicrosoftAuthError | undefined;
+  #authFailure: MicrosoftAuthError | undefined;
 
   constructor(auth: MicrosoftAuth, options: GraphSessionOptions = {}) {
     this.auth = auth;
-    this.governor = new GraphGovernor(options.budget, options.retry);
-    this.client = createGraphClient(auth, this.governor, async () => {
-      const fresh = this.refreshToken;
-      this.refreshToken = false;
+    this.#signal = options.signal;
+    this.governor = new GraphGovernor(options);
+    this.#client = createGraphClient(auth, this.governor, async () => {
+      const fresh = this.#refreshToken;
+      this.#refreshToken = false;
       try {
         return (await auth.token(fresh)).token;
       } catch (error) {
-        if (error instanceof MicrosoftAuthError) this.authFailure = error;
+        if (error instanceof MicrosoftAuthError) this.#authFailure = error;
         throw error;
       }
     });
   }
 
-  /** Runs a request; a refused token is replaced once, and a failure becomes a SourceError. */
-  private async call<T>(request: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a request; a refused token is replaced once, and a failure becomes a SourceError. Once
+   * the run's signal has aborted, the signal's reason is thrown instead: the Graph client wraps
+   * whatever the governor threw in a GraphError, so the reason is taken from the signal itself.
+   */
+  async #call<T>(request: () => Promise<T>): Promise<T> {
+    this.#signal?.throwIfAborted();
     try {
       return await request();
     } catch (err) {
-      if (err instanceof GraphError && err.code === 'MicrosoftAuthError' && this.authFailure) throw toSourceError(this.authFailure);
+      this.#signal?.throwIfAborted();
+      if (err instanceof GraphError && err.code === 'MicrosoftAuthError' && this.#authFailure) throw toSourceError(this.#authFailure);
       if (!(err instanceof GraphError) || err.statusCode !== 401) throw toSourceError(err);
-      await this.renewToken();
+      await this.#renewToken();
+      this.#signal?.throwIfAborted();
       try {
         return await request();
       } catch (again) {
-        if (again instanceof GraphError && again.code === 'MicrosoftAuthError' && this.authFailure) throw toSourceError(this.authFailure);
+        this.#signal?.throwIfAborted();
+        if (again instanceof GraphError && again.code === 'MicrosoftAuthError' && this.#authFailure) throw toSourceError(this.#authFailure);
         const failure = toSourceError(again);
         if (again instanceof GraphError && again.statusCode === 401) {
           throw new SourceError(failure.issue, {
@@ -120,26 +131,26 @@ export class GraphSession {
   }
 
   /** Asks Entra ID for a new token (once, for all requests that were refused together). */
-  private async renewToken(): Promise<void> {
-    this.refreshing ??= (async () => {
+  async #renewToken(): Promise<void> {
+    this.#refreshing ??= (async () => {
       try {
         await this.auth.token(true);
       } catch (err) {
         throw toSourceError(err);
       } finally {
-        setTimeout(() => (this.refreshing = undefined), 1000).unref();
+        setTimeout(() => (this.#refreshing = undefined), 1000).unref();
       }
     })();
-    await this.refreshing;
+    await this.#refreshing;
   }
 
   /** GET of a JSON resource; `path` is relative to /v1.0 or an absolute link Graph gave. */
   get<T>(path: string, headers: Record<string, string> = {}): Promise<T> {
-    return this.call(() => this.client.api(path).headers(headers).get() as Promise<T>);
+    return this.#call(() => this.#client.api(path).headers(headers).get() as Promise<T>);
   }
 
   post<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
-    return this.call(() => this.client.api(path).headers(headers).post(body) as Promise<T>);
+    return this.#call(() => this.#client.api(path).headers(headers).post(body) as Promise<T>);
   }
 
   /** Every page of a collection (following @odata.nextLink), the last one with its delta link. */
@@ -161,14 +172,14 @@ export class GraphSession {
 
   /** The bytes of a download (`$value`, drive content through its redirect). */
   async bytes(path: string): Promise<Buffer> {
-    const data = await this.call(() => this.client.api(path).responseType(ResponseType.ARRAYBUFFER).get() as Promise<ArrayBuffer>);
+    const data = await this.#call(() => this.#client.api(path).responseType(ResponseType.ARRAYBUFFER).get() as Promise<ArrayBuffer>);
     return Buffer.from(data);
   }
 
   /** A download as a stream of pieces, for content too large to hold (files). */
   async stream(path: string): Promise<AsyncIterable<Uint8Array>> {
-    const response = await this.call(async () => {
-      const raw = (await this.client.api(path).responseType(ResponseType.RAW).get()) as Response;
+    const response = await this.#call(async () => {
+      const raw = (await this.#client.api(path).responseType(ResponseType.RAW).get()) as Response;
       if (!raw.ok) {
         const text = await raw.text().catch(() => '');
         const error = new GraphError(raw.status, text || raw.statusText);

@@ -192,3 +192,18 @@ export function toRepositoryError(err: unknown, ctx: S3ErrorContext): Repository
     options,
   );
 }
+
+/**
+ * The RepositoryError for an operation whose retries were given up because the run stopped (its
+ * signal aborted while the operation waited to try again); the last failure is the cause.
+ */
+export function abandonedRetriesError(err: unknown, ctx: S3ErrorContext): RepositoryError {
+  const code = errorCode(err);
+  const detail = errorMessage(err);
+  const attempts = ctx.attempts === 1 ? '1 attempt' : `${ctx.attempts} attempts`;
+  return new RepositoryError(
+    'Unavailable',
+    `cannot ${describe(ctx)} at S3 ${ctx.endpoint}: retries abandoned because the run stopped (after ${attempts}; last error: ${code === undefined ? detail : `${code}: ${detail}`})`,
+    { cause: err },
+  );
+}

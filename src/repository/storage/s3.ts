@@ -14,14 +14,15 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, S3Error } from 'minio';
 import type { BucketItem, ClientOptions, ObjectLockInfo } from 'minio';
 import { isRepositoryError, RepositoryError } from '../errors.ts';
 import { checkRange, truncatedError } from './range.ts';
 import type { ByteRange } from './range.ts';
 import { checkListPrefix, checkObjectName, InvalidObjectNameError } from './names.ts';
-import { errorCode, isMissingObject, isTransient, isWormRefusal, toRepositoryError } from './s3-errors.ts';
+import { sleep, systemTimers } from '../../runtime/timers.ts';
+import type { Timers } from '../../runtime/timers.ts';
+import { abandonedRetriesError, errorCode, isMissingObject, isTransient, isWormRefusal, toRepositoryError } from './s3-errors.ts';
 import type { S3Action } from './s3-errors.ts';
 import type { ObjectInfo, ObjectLockRetention, PutOptions, Storage } from './storage.ts';
 
@@ -48,6 +49,16 @@ export interface S3StorageOptions {
   retryBaseDelayMs?: number;
   /** Clock, to tell whether a retention found on a refused delete is still in force. */
   now?: () => Date;
+  /** Timers for the wait between attempts; the real ones by default. */
+  timers?: Timers;
+  /** Uniform in [0, 1), for the jitter of the wait between attempts; Math.random by default. */
+  random?: () => number;
+  /**
+   * When it aborts, an operation waiting to try again gives up at once with Unavailable (the
+   * retries were abandoned because the run stopped). Requests in flight and first attempts are
+   * left alone, so a run can still commit what it stored while its signal has not aborted.
+   */
+  signal?: AbortSignal;
 }
 
 type Transport = NonNullable<ClientOptions['transport']>;
@@ -80,6 +91,9 @@ export class S3Storage implements Storage {
   readonly #maxAttempts: number;
   readonly #retryBaseDelayMs: number;
   readonly #now: () => Date;
+  readonly #timers: Timers;
+  readonly #random: () => number;
+  readonly #signal: AbortSignal | undefined;
   /** Set once HeadBucket has answered yes, to tell a missing object from a missing bucket. */
   #bucketSeen = false;
 
@@ -107,6 +121,9 @@ export class S3Storage implements Storage {
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 4);
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 250;
     this.#now = options.now ?? (() => new Date());
+    this.#timers = options.timers ?? systemTimers;
+    this.#random = options.random ?? Math.random;
+    this.#signal = options.signal;
 
     const useSSL = url.protocol === 'https:';
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1'); // IPv6 literal without brackets
@@ -235,10 +252,7 @@ export class S3Storage implements Storage {
         }
         return;
       } catch (err) {
-        if (attempt < this.#maxAttempts && isTransient(err)) {
-          await sleep(this.#backoff(attempt));
-          continue;
-        }
+        if (attempt < this.#maxAttempts && isTransient(err) && (await this.#backoff(attempt))) continue;
         throw this.#failure(err, 'list', prefix, attempt);
       }
     }
@@ -360,31 +374,28 @@ export class S3Storage implements Storage {
       try {
         return await operation();
       } catch (err) {
-        if (attempt < this.#maxAttempts && isTransient(err)) {
-          await sleep(this.#backoff(attempt));
-          continue;
-        }
+        if (attempt < this.#maxAttempts && isTransient(err) && (await this.#backoff(attempt))) continue;
         throw this.#failure(err, action, name, attempt);
       }
     }
   }
 
-  #backoff(attempt: number): number {
+  /**
+   * Waits before attempt `attempt + 1`; false when the signal has aborted (before or during the
+   * wait), and then no further attempt is made.
+   */
+  async #backoff(attempt: number): Promise<boolean> {
     const delay = this.#retryBaseDelayMs * 2 ** (attempt - 1);
-    return delay + Math.random() * delay * 0.5;
+    await sleep(this.#timers, delay + this.#random() * delay * 0.5, this.#signal);
+    return this.#signal?.aborted !== true;
   }
 
   #failure(err: unknown, action: S3Action, name: string, attempts: number): Error {
     // A refused name is a bug or tampered data, not a storage failure: keep its own type.
     if (err instanceof InvalidObjectNameError || err instanceof RangeError) return err;
-    return toRepositoryError(err, {
-      endpoint: this.#endpoint,
-      bucket: this.#bucket,
-      location: this.location,
-      action,
-      name,
-      attempts,
-    });
+    const context = { endpoint: this.#endpoint, bucket: this.#bucket, location: this.location, action, name, attempts };
+    if (this.#signal?.aborted && attempts < this.#maxAttempts && isTransient(err)) return abandonedRetriesError(err, context);
+    return toRepositoryError(err, context);
   }
 
   #notFound(name: string): RepositoryError {

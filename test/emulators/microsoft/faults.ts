@@ -10,6 +10,11 @@ export type FaultKind =
   | 'reset'
   /** The response is delayed by `delayMs`, then served normally. */
   | 'slow'
+  /**
+   * 429 ApplicationThrottled with `Retry-After: retryAfterSeconds` (1 when absent), as the
+   * throttle answers, but on demand: one mailbox or one item held back for as long as a test needs.
+   */
+  | 'throttled'
   /** A 200 whose JSON body is cut in the middle. */
   | 'malformedJson'
   /** 404 as if the object was deleted between the list and the get. */
@@ -29,6 +34,8 @@ export interface FaultRule {
   /** Chance (0..1) that a matching request is hit; 1 when absent. */
   probability?: number;
   delayMs?: number;
+  /** For `throttled`: the Retry-After to send, seconds. */
+  retryAfterSeconds?: number;
   status?: number;
   code?: string;
   message?: string;
@@ -39,25 +46,25 @@ export interface FaultHit {
 }
 
 export class Faults {
-  private rules: { rule: FaultRule; pattern?: RegExp }[] = [];
+  #rules: { rule: FaultRule; pattern?: RegExp }[] = [];
   /** How many times each rule fired, in the order added. */
   readonly fired: number[] = [];
 
   add(rule: FaultRule): number {
-    this.rules.push({ rule: { ...rule }, ...(rule.path ? { pattern: new RegExp(rule.path) } : {}) });
+    this.#rules.push({ rule: { ...rule }, ...(rule.path ? { pattern: new RegExp(rule.path) } : {}) });
     this.fired.push(0);
-    return this.rules.length - 1;
+    return this.#rules.length - 1;
   }
 
   clear(): void {
-    this.rules = [];
+    this.#rules = [];
     this.fired.length = 0;
   }
 
   /** The first rule that fires for this request, if any (consuming one of its `times`). */
   match(routeKind: string, method: string, path: string): FaultRule | undefined {
-    for (let i = 0; i < this.rules.length; i++) {
-      const { rule, pattern } = this.rules[i] as { rule: FaultRule; pattern?: RegExp };
+    for (let i = 0; i < this.#rules.length; i++) {
+      const { rule, pattern } = this.#rules[i] as { rule: FaultRule; pattern?: RegExp };
       if (rule.times !== undefined && rule.times <= 0) continue;
       if (rule.routeKind && rule.routeKind !== routeKind) continue;
       if (rule.method && rule.method.toUpperCase() !== method) continue;

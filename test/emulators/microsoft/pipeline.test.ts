@@ -2,8 +2,9 @@
 // batching ($batch limits, dependsOn, 424, per-part statuses, base64 binary parts), throttling
 // over HTTP (per-mailbox window and concurrency, the Graph client's RetryHandler honouring
 // Retry-After, off by default), injected faults (reset, slow, cut JSON, transient 5xx, permanent
-// errors, latency), sources going away (revoked credentials, a deleted tenant), and the request
-// counters and export(). Raw fetch only where a library cannot show the wire (Entra's metadata
+// errors, latency, a 429 with any Retry-After on demand), sources going away (revoked
+// credentials, a deleted tenant), the request counters and export(), and next and delta links as
+// Graph writes them (`$skiptoken=`, `$deltatoken=` with a literal `$`). Raw fetch only where a library cannot show the wire (Entra's metadata
 // error behind msal's endpoints_resolution_error, the control API).
 // Not here because the service tests cover them: the OneDrive/SharePoint resource-unit budget and
 // expireDownloadUrls() (services/drive/drive.test.ts).
@@ -549,6 +550,24 @@ describe('faults through the pipeline', () => {
     }
   });
 
+  it('throttled answers 429 ApplicationThrottled with the Retry-After asked for, only to the mailbox its path names', async () => {
+    try {
+      const rule = emulator.faults.add({ kind: 'throttled', path: `/users/${alice.id}/`, retryAfterSeconds: 300 });
+      const err = await failure(noRetry.api(`/users/${alice.id}/mailFolders`).get());
+      expect(err.statusCode).toBe(429);
+      expect(err.code).toBe('ApplicationThrottled');
+      expect(retryAfter(err.headers)).toBe(300);
+      // Without retryAfterSeconds: 1 s, as the throttle's concurrency refusal.
+      emulator.faults.add({ kind: 'throttled', path: `/users/${carol.id}/`, times: 1 });
+      expect(retryAfter((await failure(noRetry.api(`/users/${carol.id}/mailFolders`).get())).headers)).toBe(1);
+      const other = (await noRetry.api(`/users/${bob.id}/mailFolders`).get()) as { value: unknown[] };
+      expect(other.value.length).toBeGreaterThan(0);
+      expect(emulator.faults.fired[rule]).toBe(1);
+    } finally {
+      emulator.faults.clear();
+    }
+  });
+
   it('error with a custom status and code fails every time until cleared, and only where its method, path and probability say', async () => {
     const [m, other] = messages(emulator, bob);
     const always = emulator.faults.add({
@@ -599,6 +618,75 @@ describe('faults through the pipeline', () => {
     } finally {
       await slow.close();
     }
+  });
+});
+
+describe('links as Graph writes them', () => {
+  interface LinkPage {
+    value: { id: string }[];
+    '@odata.nextLink'?: string;
+    '@odata.deltaLink'?: string;
+  }
+
+  /** The link carries the OData option with its `$` as Graph sends it, never `%24`. */
+  function expectLiteral(link: string | undefined, option: 'skiptoken' | 'deltatoken'): string {
+    expect(link).toBeDefined();
+    expect(link).toMatch(new RegExp(`^${emulator.connection.graphBaseUrl}/v1\\.0/[^?]+\\?(?:[^#]*&)?\\$${option}=[^&]+`));
+    expect(link).not.toContain('%24');
+    return link as string;
+  }
+
+  /** A round through the real Graph client: every nextLink and the deltaLink, each followed as given. */
+  async function round(url: string, maxPageSize = 1): Promise<{ ids: string[]; nextLinks: string[]; deltaLink: string }> {
+    const ids: string[] = [];
+    const nextLinks: string[] = [];
+    let next = url;
+    for (;;) {
+      const page = (await client.api(next).header('Prefer', `odata.maxpagesize=${maxPageSize}`).get()) as LinkPage;
+      ids.push(...page.value.map((v) => v.id));
+      if (page['@odata.deltaLink']) return { ids, nextLinks, deltaLink: expectLiteral(page['@odata.deltaLink'], 'deltatoken') };
+      next = expectLiteral(page['@odata.nextLink'], 'skiptoken');
+      nextLinks.push(next);
+    }
+  }
+
+  it('writes $skiptoken= and $deltatoken= literally in every service, and the Graph client follows them to the same items', async () => {
+    const users = (await client.api('/users?$top=1').get()) as LinkPage;
+    const second = (await client.api(expectLiteral(users['@odata.nextLink'], 'skiptoken')).get()) as LinkPage;
+    expect(second.value[0]?.id).toBeDefined();
+    expect(second.value[0]?.id).not.toBe(users.value[0]?.id);
+
+    const folders = await round(`/users/${alice.id}/mailFolders/delta`);
+    expect(folders.nextLinks.length).toBeGreaterThan(0);
+    expect(new Set(folders.ids)).toEqual(new Set(mailbox(emulator, alice).folders.map((f) => f.id)));
+    const inbox = mailbox(emulator, alice).folders.find((f) => f.path === 'Inbox');
+    const mail = await round(`/users/${alice.id}/mailFolders/${inbox?.id ?? 'inbox'}/messages/delta?$select=subject`);
+    expect(mail.ids.length).toBeGreaterThan(1);
+    // The delta link of a round gives nothing new when nothing changed, and a delta link again.
+    expect((await round(mail.deltaLink)).ids).toEqual([]);
+
+    const calendar = await round(
+      `/users/${alice.id}/calendar/calendarView/delta?startDateTime=2025-06-01T00:00:00Z&endDateTime=2028-01-01T00:00:00Z`,
+    );
+    expect(calendar.ids.length).toBeGreaterThan(0);
+    const contactFolders = (await client.api(`/users/${alice.id}/contactFolders`).get()) as LinkPage;
+    for (const folder of contactFolders.value) await round(`/users/${alice.id}/contactFolders/${folder.id}/contacts/delta`);
+  });
+
+  it('still accepts links whose $ is percent-encoded, answering as for the literal form', async () => {
+    const first = (await client.api(`/users/${alice.id}/mailFolders/delta`).header('Prefer', 'odata.maxpagesize=1').get()) as LinkPage;
+    const literal = expectLiteral(first['@odata.nextLink'], 'skiptoken');
+    const encoded = literal.replace('$skiptoken=', '%24skiptoken=');
+    const token = (await accessToken(msalClient(emulator))) as string;
+    const [a, b] = await Promise.all(
+      [literal, encoded].map(async (url) => {
+        const response = await fetch(url, { headers: { authorization: `Bearer ${token}`, prefer: 'odata.maxpagesize=1' } });
+        expect(response.status).toBe(200);
+        return ((await response.json()) as LinkPage).value.map((v) => v.id);
+      }),
+    );
+    expect(b).toEqual(a);
+    expect(a).toHaveLength(1);
   });
 });
 

@@ -63,9 +63,15 @@ export function pageSize(req: EmulatorRequest, fallback: number, max: number): P
   return { size: fallback };
 }
 
-/** A link to the same path with the given query (used for nextLink and deltaLink). */
+/**
+ * A next or delta link as Graph writes it: the OData system query options keep their literal `$`
+ * (`?$skiptoken=...`, `?$deltatoken=...`, `?$top=10&$skip=10`), values are percent-encoded. Either
+ * form is accepted on input: the query is read decoded.
+ */
 export function link(req: EmulatorRequest, path: string, query: Record<string, string>): string {
-  const q = new URLSearchParams(query).toString();
+  const q = Object.entries(query)
+    .map(([k, v]) => `${k.startsWith('$') ? `$${encodeURIComponent(k.slice(1))}` : encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&');
   return `${req.origin}${path}${q ? `?${q}` : ''}`;
 }
 

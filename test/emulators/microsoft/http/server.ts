@@ -72,6 +72,10 @@ function faultError(rule: FaultRule, route: Route): GraphError {
         rule.message ?? 'The service is temporarily unavailable. Please try again later.',
         { 'Retry-After': '1' },
       );
+    case 'throttled':
+      return new GraphError(429, rule.code ?? 'ApplicationThrottled', rule.message ?? 'Application is over its MailboxRequests limit.', {
+        'Retry-After': String(rule.retryAfterSeconds ?? 1),
+      });
     case 'status504':
       return new GraphError(504, rule.code ?? 'UnknownError', rule.message ?? 'Gateway timeout.');
     case 'notFound':

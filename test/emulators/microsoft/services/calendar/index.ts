@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Prng } from '../../../../../bench/corpus/prng.ts';
 import { person, TextGen } from '../../../../../bench/corpus/text.ts';
 import type { EmulatorContext } from '../../context.ts';
-import { contextUrl, decodeToken, encodeToken, pageSize, project, selectedFields } from '../../http/odata.ts';
+import { contextUrl, decodeToken, encodeToken, link, pageSize, project, selectedFields } from '../../http/odata.ts';
 import type { Router } from '../../http/router.ts';
 import { GraphError, parseJson } from '../../http/types.ts';
 import type { EmulatorRequest, EmulatorResponse } from '../../http/types.ts';
@@ -66,17 +66,6 @@ interface DeltaToken {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/**
- * A next or delta link as Graph writes it: the OData system query options keep their literal `$`
- * (`?$skiptoken=...`, `?$top=10&$skip=10`); the core `link()` would percent-encode it as `%24`.
- */
-function graphLink(req: EmulatorRequest, query: Record<string, string>): string {
-  const q = Object.entries(query)
-    .map(([k, v]) => `${k.startsWith('$') ? `$${encodeURIComponent(k.slice(1))}` : encodeURIComponent(k)}=${encodeURIComponent(v)}`)
-    .join('&');
-  return `${req.origin}${req.path}${q ? `?${q}` : ''}`;
 }
 
 function bump(previous: number): number {
@@ -587,7 +576,7 @@ export class CalendarService implements Service {
       for (const [k, v] of req.query) if (k !== '$skip' && k !== '$top') query[k] = v;
       query['$top'] = String(ps.size);
       query['$skip'] = String(skip + ps.size);
-      body['@odata.nextLink'] = graphLink(req, query);
+      body['@odata.nextLink'] = link(req, req.path, query);
     }
     return { status: 200, headers: ps.applied ? { 'Preference-Applied': ps.applied } : {}, body };
   }
@@ -662,18 +651,18 @@ export class CalendarService implements Service {
         value.push(...entries.slice(offset, offset + room));
         if (offset + room < entries.length) {
           const next: DeltaToken = { k: cursor, o: offset + room, ...carry };
-          return respond({ '@odata.nextLink': graphLink(req, { $skiptoken: encodeToken(next) }) });
+          return respond({ '@odata.nextLink': link(req, req.path, { $skiptoken: encodeToken(next) }) });
         }
         offset = 0;
       }
       if (read.delta) {
         const next: DeltaToken = { k: read.delta, o: 0, ...carry };
-        return respond({ '@odata.deltaLink': graphLink(req, { $deltatoken: encodeToken(next) }) });
+        return respond({ '@odata.deltaLink': link(req, req.path, { $deltatoken: encodeToken(next) }) });
       }
       cursor = read.next as DeltaCursor;
       if (value.length >= size) {
         const next: DeltaToken = { k: cursor, o: 0, ...carry };
-        return respond({ '@odata.nextLink': graphLink(req, { $skiptoken: encodeToken(next) }) });
+        return respond({ '@odata.nextLink': link(req, req.path, { $skiptoken: encodeToken(next) }) });
       }
     }
   }

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Prng } from '../../../../../bench/corpus/prng.ts';
 import { person, TextGen } from '../../../../../bench/corpus/text.ts';
 import type { EmulatorContext } from '../../context.ts';
-import { contextUrl, decodeToken, encodeToken, pageSize, project, selectedFields } from '../../http/odata.ts';
+import { contextUrl, decodeToken, encodeToken, link, pageSize, project, selectedFields } from '../../http/odata.ts';
 import type { Router } from '../../http/router.ts';
 import { GraphError, parseJson } from '../../http/types.ts';
 import type { EmulatorRequest, EmulatorResponse } from '../../http/types.ts';
@@ -120,17 +120,6 @@ function changeKey(id: string, version: number): string {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/**
- * A next or delta link as Graph writes it: the OData system query options keep their literal `$`
- * (`?$skiptoken=...`, `?$top=10&$skip=10`); the core `link()` would percent-encode it as `%24`.
- */
-function graphLink(req: EmulatorRequest, query: Record<string, string>): string {
-  const q = Object.entries(query)
-    .map(([k, v]) => `${k.startsWith('$') ? `$${encodeURIComponent(k.slice(1))}` : encodeURIComponent(k)}=${encodeURIComponent(v)}`)
-    .join('&');
-  return `${req.origin}${req.path}${q ? `?${q}` : ''}`;
 }
 
 function bump(previous: number): number {
@@ -573,7 +562,7 @@ export class ContactsService implements Service {
       for (const [k, v] of req.query) if (k !== '$skip' && k !== '$top') query[k] = v;
       query['$top'] = String(ps.size);
       query['$skip'] = String(skip + ps.size);
-      body['@odata.nextLink'] = graphLink(req, query);
+      body['@odata.nextLink'] = link(req, req.path, query);
     }
     return { status: 200, headers: ps.applied ? { 'Preference-Applied': ps.applied } : {}, body };
   }
@@ -699,8 +688,8 @@ export class ContactsService implements Service {
     );
     const carry = { ...(token.s ? { s: token.s } : {}), n: token.n };
     const body: Record<string, unknown> = { '@odata.context': contextUrl(req, 'Collection(contact)') };
-    if (read.next) body['@odata.nextLink'] = graphLink(req, { $skiptoken: encodeToken({ k: read.next, ...carry }) });
-    else body['@odata.deltaLink'] = graphLink(req, { $deltatoken: encodeToken({ k: read.delta as DeltaCursor, ...carry }) });
+    if (read.next) body['@odata.nextLink'] = link(req, req.path, { $skiptoken: encodeToken({ k: read.next, ...carry }) });
+    else body['@odata.deltaLink'] = link(req, req.path, { $deltatoken: encodeToken({ k: read.delta as DeltaCursor, ...carry }) });
     body['value'] = value;
     return { status: 200, headers: read.applied ? { 'Preference-Applied': read.applied } : {}, body };
   }
