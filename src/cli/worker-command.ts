@@ -120,14 +120,20 @@ export function mountedSecret(dir: string): SecretSource {
   };
 }
 
-function storageOf(plan: StoragePlan): Storage {
-  if (plan.kind === 's3' && plan.s3) return new S3Storage(plan.s3);
+/**
+ * How long after a cancel (SIGTERM) the storage still retries: long enough to commit what was
+ * stored through a brief S3 hiccup, short enough to end before Kubernetes' default 30 s grace.
+ */
+const STORAGE_GRACE_MS = 20_000;
+
+function storageOf(plan: StoragePlan, signal: AbortSignal): Storage {
+  if (plan.kind === 's3' && plan.s3) return new S3Storage({ ...plan.s3, signal });
   return new FileStorage(path.resolve(plan.local!.path));
 }
 
 /** Opens the policy's repository, creating it on the first run of the policy. */
-async function openRepository(plan: StoragePlan): Promise<Repository> {
-  const storage = storageOf(plan);
+async function openRepository(plan: StoragePlan, signal: AbortSignal): Promise<Repository> {
+  const storage = storageOf(plan, signal);
   const options = { key: plan.repositoryKey, ...(plan.objectLock ? { objectLock: plan.objectLock } : {}) };
   try {
     return await Repository.open(storage, options);
@@ -266,11 +272,21 @@ export async function workerBackup(options: WorkerBackupOptions, env: NodeJS.Pro
   );
 
   // Every input is checked before anything is opened; what is opened is closed on every way out.
-  const repository = await openRepository(plan);
-  let provider: Provider | undefined;
   const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
+  const storageStop = new AbortController();
+  const onSignal = (): void => {
+    abort.abort();
+    setTimeout(() => storageStop.abort(), STORAGE_GRACE_MS).unref();
+  };
   process.once('SIGTERM', onSignal);
+  let repository: Repository;
+  try {
+    repository = await openRepository(plan, storageStop.signal);
+  } catch (error) {
+    process.off('SIGTERM', onSignal);
+    throw error;
+  }
+  let provider: Provider | undefined;
   // Called once per finished account.
   const onProgress = (progress: RunProgress): void => {
     if (options.progressFile) writeAtomically(options.progressFile, `${JSON.stringify({ ...progress, time: new Date().toISOString() })}\n`);
@@ -284,6 +300,7 @@ export async function workerBackup(options: WorkerBackupOptions, env: NodeJS.Pro
       credential,
       ...(m.cloud ? { cloud: m.cloud } : {}),
       ...(m.endpoints ? { endpoints: m.endpoints } : {}),
+      signal: abort.signal,
     });
     const run = policy.spec.run;
     const result = await runBackup({

@@ -4,7 +4,7 @@
 import type { ItemExponentialBackoff } from './backoff.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { noopControllerMetrics, type ControllerMetrics, type ReconcileOutcome } from './metrics.ts';
-import { sleep, systemTimers, type Timers } from './timers.ts';
+import { sleep, systemTimers, type Timers } from '../time/timers.ts';
 import { keyFromString, keyToString, systemClock, TerminalError, type Clock, type ObjectKey, type Reconciler } from './types.ts';
 import { WorkQueue } from './workqueue.ts';
 

@@ -2,7 +2,7 @@
 // deadline order with pending promise callbacks run between them, so async loops can be stepped
 // deterministically without sleeping.
 import type { Clock } from './types.ts';
-import type { TimerHandle, Timers } from './timers.ts';
+import type { TimerHandle, Timers } from '../time/timers.ts';
 
 interface ScheduledTimer {
   id: number;

@@ -8,7 +8,7 @@ import { exponentialDelay, type BackoffOptions } from './backoff.ts';
 import { kubeListWatch, type KubeListWatchOptions, type ListWatch, type WatchEvent } from './list-watch.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { ResourceRef } from './resource.ts';
-import { sleep, systemTimers, type Timers } from './timers.ts';
+import { sleep, systemTimers, type Timers } from '../time/timers.ts';
 import { systemClock, type Clock } from './types.ts';
 
 export interface InformerOptions<T> {

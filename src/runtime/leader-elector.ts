@@ -14,7 +14,7 @@ import {
 } from './leader-election.ts';
 import type { LeaseSnapshot, LeaseStore } from './lease-store.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { sleep, systemTimers, type TimerHandle, type Timers } from './timers.ts';
+import { sleep, systemTimers, type TimerHandle, type Timers } from '../time/timers.ts';
 import { systemClock, type Clock } from './types.ts';
 
 export interface LeaderCallbacks {

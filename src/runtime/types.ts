@@ -37,9 +37,4 @@ export class TerminalError extends Error {
   override readonly name = 'TerminalError';
 }
 
-/** Time comes from here so that decisions can be tested without sleeping. */
-export interface Clock {
-  now(): Date;
-}
-
-export const systemClock: Clock = { now: () => new Date() };
+export { systemClock, type Clock } from '../time/clock.ts';

@@ -4,7 +4,7 @@
 // serve "requeue after" and per-key backoff serves errors.
 import { ItemExponentialBackoff } from './backoff.ts';
 import { systemClock, type Clock } from './types.ts';
-import { systemTimers, type TimerHandle, type Timers } from './timers.ts';
+import { systemTimers, type TimerHandle, type Timers } from '../time/timers.ts';
 
 export interface WorkQueueOptions {
   /** Backoff used by `addRateLimited`; defaults to 5 ms doubling up to 1000 s. */

@@ -40,6 +40,8 @@ export interface AccountServiceOutcome {
   complete: boolean;
   /** Started from the checkpoint of an earlier attempt (and brought up to date from its cursor). */
   resumed: boolean;
+  /** The run stopped (cancelled, or a run-level failure) before this service was read to the end. */
+  stopped: boolean;
   /** Containers that could not be read to the end. */
   failedContainers: number;
   observations: Observation[];
@@ -110,6 +112,7 @@ class ServiceBackup {
       unchanged: 0,
       complete: false,
       resumed: false,
+      stopped: false,
       failedContainers: 0,
       observations: [],
       skippedItems: [],
@@ -148,6 +151,7 @@ class ServiceBackup {
     await Promise.all(this.#inFlight);
     if (!this.#stopped) for (const item of this.#retryLater.splice(0)) await this.#store(item, true);
     // Items still waiting for their retry (the run stopped early) stay at their previous version.
+    this.#outcome.stopped = this.#stopped;
     const stopped = this.#stopped || this.#listingBroken;
     for (const { id, size } of this.#ledger.removals(stopped)) {
       this.#writer.removeItem(account, service, id);

@@ -307,9 +307,14 @@ async function backupAccount(run: RunState, { account, services }: SelectedAccou
     run.exclusions.excluded.push(...applied.excluded.map((x) => ({ ...x, account: account.address })));
     run.exclusions.ignored.push(...matched.ignored, ...applied.ignored.map((x) => ({ ...x, account: account.address })));
     let skipped = 0;
+    // Backed up to the end: every service read its stream through.
+    let whole = true;
     for (const service of services) {
       // Services the run no longer reaches are carried as they were at the commit.
-      if (run.signal.aborted) break;
+      if (run.signal.aborted) {
+        whole = false;
+        break;
+      }
       run.started.add(`${account.id}\u0000${service.name}`);
       const mine = objects.filter((o) => o.service === service.name);
       const outcome = await backupAccountService(run.writer, service, account, {
@@ -324,6 +329,7 @@ async function backupAccount(run: RunState, { account, services }: SelectedAccou
       });
       recordOutcome(run, record, outcome);
       skipped += outcome.skipped.count;
+      if (outcome.stopped) whole = false;
       objects = applyObservations(objects, outcome.observations, clock());
       if (outcome.stop) stopRun(run, outcome.stop);
     }
@@ -335,7 +341,7 @@ async function backupAccount(run: RunState, { account, services }: SelectedAccou
     run.failedObjects += objects.filter((o) => o.status === 'Failure').length;
     run.excludedObjects += objects.filter((o) => o.status === 'Excluded').length;
     run.summaries.push({ id: account.id, address: account.address, kind: account.kind, status });
-    run.progress.accountsDone++;
+    if (whole) run.progress.accountsDone++;
     if (clock().getTime() - run.lastCheckpoint >= (input.checkpointAfterAccountMs ?? 60_000) && !run.signal.aborted) {
       run.lastCheckpoint = clock().getTime();
       await run.writer.checkpoint();

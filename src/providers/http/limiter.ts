@@ -4,10 +4,10 @@
 // turns within its key, and keys are independent: a tenant's throughput grows with its number of
 // mailboxes, not with one mailbox's quota. A waiter whose signal aborts leaves the queue at once,
 // having spent nothing: slots and budget are taken only when a waiter is served.
-import { systemTimers } from '../../runtime/timers.ts';
-import type { TimerHandle, Timers } from '../../runtime/timers.ts';
-import { systemClock } from '../../runtime/types.ts';
-import type { Clock } from '../../runtime/types.ts';
+import { systemTimers } from '../../time/timers.ts';
+import type { TimerHandle, Timers } from '../../time/timers.ts';
+import { systemClock } from '../../time/clock.ts';
+import type { Clock } from '../../time/clock.ts';
 
 export interface LimitOptions {
   /** Requests in flight per key; 0 means unlimited. */

@@ -10,10 +10,10 @@ import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import { KeyedLimiter } from '../http/limiter.ts';
 import { DEFAULT_RETRY, retryDecision } from '../http/retry.ts';
 import type { RetryCause, RetryPolicy } from '../http/retry.ts';
-import { sleep, systemTimers } from '../../runtime/timers.ts';
-import type { Timers } from '../../runtime/timers.ts';
-import { systemClock } from '../../runtime/types.ts';
-import type { Clock } from '../../runtime/types.ts';
+import { sleep, systemTimers } from '../../time/timers.ts';
+import type { Timers } from '../../time/timers.ts';
+import { systemClock } from '../../time/clock.ts';
+import type { Clock } from '../../time/clock.ts';
 import type { MicrosoftAuth } from './auth.ts';
 
 export interface GraphBudget {

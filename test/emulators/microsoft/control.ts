@@ -1,15 +1,34 @@
 // The emulator's own control API under `/_emulator/`, for a client in another process (the demo,
 // the benchmarks, a worker under test): request counters, mutation, export, faults, throttling and
 // the switches. Unauthenticated: the emulator listens on 127.0.0.1 only.
-import type { FaultRule } from './faults.ts';
+import type { RequestStats } from './context.ts';
+import type { FaultRule, Faults } from './faults.ts';
 import type { Router } from './http/router.ts';
 import { GraphError, parseJson } from './http/types.ts';
-import type { MicrosoftEmulator, MicrosoftServices } from './index.ts';
-import type { MutationSpec } from './tenant/spec.ts';
+import type { Directory } from './tenant/directory.ts';
+import type { MutationCounts, MutationSpec } from './tenant/spec.ts';
 import { MICROSOFT_LIMITS, NO_LIMITS } from './throttle.ts';
-import type { ThrottleOptions } from './throttle.ts';
+import type { Throttle, ThrottleOptions } from './throttle.ts';
 
-export function registerControl(router: Router, emulator: () => MicrosoftEmulator): void {
+/** What the control endpoints drive of the emulator (MicrosoftEmulator has all of it). */
+export interface ControlledEmulator {
+  readonly stats: RequestStats;
+  readonly faults: Faults;
+  readonly throttle: Throttle;
+  readonly directory: Directory;
+  resetStats(): void;
+  setTenantGone(gone: boolean): void;
+  revokeCredentials(): void;
+  expireDownloadUrls(): void;
+  export(): Record<string, unknown>;
+  mutate(mutation: Partial<MutationSpec>): MutationCounts[];
+  expireDeltaTokens(account: string, service?: ServiceName, container?: string): number;
+}
+
+/** The emulator's services by name, as `expireDeltaTokens` takes them. */
+export type ServiceName = 'directory' | 'mail' | 'calendar' | 'contacts' | 'drive' | 'teams';
+
+export function registerControl(router: Router, emulator: () => ControlledEmulator): void {
   const open = { auth: 'none' as const, kind: 'control' };
   router.get('/_emulator/stats', open, () => ({ status: 200, body: { ...emulator().stats, throttle: emulator().throttle.stats } }));
   router.post('/_emulator/stats/reset', open, () => {
@@ -54,7 +73,7 @@ export function registerControl(router: Router, emulator: () => MicrosoftEmulato
     return { status: 204 };
   });
   router.post('/_emulator/expire-delta', open, (req) => {
-    const body = parseJson<{ account: string; service?: keyof MicrosoftServices; container?: string }>(req);
+    const body = parseJson<{ account: string; service?: ServiceName; container?: string }>(req);
     return { status: 200, body: { expired: emulator().expireDeltaTokens(body.account, body.service, body.container) } };
   });
 }
