@@ -38,7 +38,7 @@ import type { GraphSession } from '../graph.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphCalendar {
   id: string;

@@ -19,7 +19,7 @@ import { graphEntityJson } from './calendar.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphContactFolder {
   id: string;

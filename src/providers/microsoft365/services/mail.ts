@@ -17,7 +17,7 @@ import { BatchDownloader } from '../batch.ts';
 import type { GraphSession } from '../graph.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import type { ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphFolder {
   id: string;

@@ -8,7 +8,7 @@ import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
 import { DriveReader, driveRound, driveServiceRun, readDriveCursor } from './drive-items.ts';
 import type { DriveState, DriveTarget, StoredDrive } from './drive-items.ts';
-import type { ServiceFactory } from './index.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 /** What the object report calls a user's drive. */
 const LABEL = 'OneDrive';

@@ -9,7 +9,7 @@ import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
 import { DriveReader, driveRound, driveServiceRun, readDriveCursor } from './drive-items.ts';
 import type { StoredDrive } from './drive-items.ts';
-import type { ServiceFactory } from './index.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphLibrary {
   id: string;

@@ -23,7 +23,7 @@ import type { GraphSession } from '../graph.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerRound, ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 /** Graph's page limit for channel messages and replies. */
 const PAGE_SIZE = 50;
