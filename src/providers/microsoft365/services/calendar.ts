@@ -38,6 +38,7 @@ import type { GraphSession } from '../graph.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerState } from './delta.ts';
+import { graphEntityJson } from './graph-json.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphCalendar {
@@ -108,27 +109,6 @@ export function calendarWindow(day: Date): { start: string; end: string } {
   end.setUTCFullYear(day.getUTCFullYear() + YEARS_AHEAD);
   const graphTime = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
   return { start: graphTime(start), end: graphTime(end) };
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const record = value as Record<string, unknown>;
-  return Object.fromEntries(
-    Object.keys(record)
-      .sort()
-      .map((key) => [key, sortKeys(record[key])]),
-  );
-}
-
-/**
- * An entity as Graph returned it, as canonical JSON: the response's annotations (`@odata.context`,
- * `@odata.type`, `@odata.etag`, `@removed`) are left out and keys are sorted at every level, so
- * the same entity gives the same bytes whichever request and key order Graph used.
- */
-export function graphEntityJson(entity: object): Buffer {
-  const fields = Object.entries(entity).filter(([key]) => !key.startsWith('@'));
-  return Buffer.from(JSON.stringify(sortKeys(Object.fromEntries(fields))));
 }
 
 /** A calendar name as a path: a '/' in it would read as a separator, so it is escaped. */

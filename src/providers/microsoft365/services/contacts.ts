@@ -15,10 +15,10 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { graphEntityJson } from './calendar.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerState } from './delta.ts';
+import { graphEntityJson } from './graph-json.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphContactFolder {

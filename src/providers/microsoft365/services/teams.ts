@@ -23,6 +23,7 @@ import type { GraphSession } from '../graph.ts';
 import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
 import type { ContainerRound, ContainerState } from './delta.ts';
+import { canonicalJson, graphEntity } from './graph-json.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
 /** Graph's page limit for channel messages and replies. */
@@ -75,21 +76,6 @@ export function conversationId(channelId: string, messageId: string): string {
 
 function isDeleted(message: GraphChatMessage): boolean {
   return message['@removed'] !== undefined || !!message.deletedDateTime;
-}
-
-/** JSON with object keys sorted at every level, so the same conversation always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(v).sort()) sorted[key] = (v as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
-
-/** The message without the response's own annotations (`@odata.type` comes from the delta only). */
-function stored(message: GraphChatMessage): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(message).filter(([key]) => !key.startsWith('@odata.')));
 }
 
 /** Plain text of a message body (Teams bodies are mostly HTML). */
@@ -145,7 +131,7 @@ export function conversationItem(
   allReplies: readonly GraphChatMessage[],
 ): SourceItem {
   const replies = allReplies.filter((r) => !isDeleted(r)).sort(chronological);
-  const content = Buffer.from(canonicalJson({ ...stored(root), replies: replies.map(stored) }), 'utf8');
+  const content = Buffer.from(canonicalJson({ ...graphEntity(root), replies: replies.map(graphEntity) }), 'utf8');
   const modified = [root, ...replies].map((m) => m.lastModifiedDateTime ?? m.createdDateTime ?? '').reduce((a, b) => (b > a ? b : a), '');
   const metadata: ItemMetadata = {
     replies: replies.length,
