@@ -149,46 +149,46 @@ class SeriesLedger {
   full: boolean;
   /** The round named deleted instances: a series may be gone. */
   sawRemoval = false;
-  private readonly known: Set<string>;
+  readonly #known: Set<string>;
   /** Masters read this round: the event, or 'gone'. */
   readonly read = new Map<string, GraphEvent | 'gone'>();
   /** Ids that came as single events (a series that lost its recurrence is one). */
-  private readonly singles = new Set<string>();
-  private readonly vanished = new Set<string>();
+  readonly #singles = new Set<string>();
+  readonly #vanished = new Set<string>();
 
   constructor(previous: readonly string[] | undefined) {
     this.full = previous === undefined;
-    this.known = new Set(previous ?? []);
+    this.#known = new Set(previous ?? []);
   }
 
   /** A full round starts over (an expired token). */
   restart(): void {
     this.full = true;
     this.sawRemoval = false;
-    this.known.clear();
+    this.#known.clear();
     this.read.clear();
-    this.singles.clear();
-    this.vanished.clear();
+    this.#singles.clear();
+    this.#vanished.clear();
   }
 
   single(id: string): void {
-    this.singles.add(id);
+    this.#singles.add(id);
   }
 
   /** Series of the previous cursor this round said nothing about. */
   unconfirmed(): string[] {
-    return [...this.known].filter((id) => !this.read.has(id) && !this.singles.has(id));
+    return [...this.#known].filter((id) => !this.read.has(id) && !this.#singles.has(id));
   }
 
   gone(ids: Iterable<string>): void {
-    for (const id of ids) this.vanished.add(id);
+    for (const id of ids) this.#vanished.add(id);
   }
 
   /** The series the snapshot holds after the round. */
   series(): string[] {
     const live = [...this.read].filter(([, m]) => m !== 'gone').map(([id]) => id);
-    const all = this.full ? live : [...new Set([...this.known, ...live])];
-    return all.filter((id) => this.read.get(id) !== 'gone' && !this.singles.has(id) && !this.vanished.has(id)).sort();
+    const all = this.full ? live : [...new Set([...this.#known, ...live])];
+    return all.filter((id) => this.read.get(id) !== 'gone' && !this.#singles.has(id) && !this.#vanished.has(id)).sort();
   }
 }
 
@@ -210,20 +210,20 @@ interface CalendarRef {
 export class CalendarService implements BackupService {
   readonly name = 'calendar';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
-  private readonly session: GraphSession;
-  private readonly now: () => Date;
-  private readonly pageSize: number;
+  readonly #session: GraphSession;
+  readonly #now: () => Date;
+  readonly #pageSize: number;
 
   constructor(session: GraphSession, options: CalendarServiceOptions = {}) {
-    this.session = session;
-    this.now = options.now ?? (() => new Date());
-    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.#session = session;
+    this.#now = options.now ?? (() => new Date());
+    this.#pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
     const outcome: { next?: CalendarState } = {};
     return {
-      changes: this.stream(encodeURIComponent(account.id), readCalendarCursor(cursor), utcDay(this.now()), outcome),
+      changes: this.#stream(encodeURIComponent(account.id), readCalendarCursor(cursor), utcDay(this.#now()), outcome),
       // Until the calendars could be listed, the previous cursor stands.
       cursor: (held) =>
         holdBack(
@@ -237,10 +237,10 @@ export class CalendarService implements BackupService {
   }
 
   /** The account's changes; `outcome.next` is set once every calendar had its round. */
-  private async *stream(user: string, previous: CalendarCursor, today: Date, outcome: { next?: CalendarState }): AsyncGenerator<Change> {
+  async *#stream(user: string, previous: CalendarCursor, today: Date, outcome: { next?: CalendarState }): AsyncGenerator<Change> {
     let calendars: GraphCalendar[];
     try {
-      calendars = await this.session.all<GraphCalendar>(`/users/${user}/calendars?$select=id,name`, LIST_HEADERS);
+      calendars = await this.#session.all<GraphCalendar>(`/users/${user}/calendars?$select=id,name`, LIST_HEADERS);
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
       // The mailbox cannot be listed: the account fails, its stored events stay.
@@ -256,7 +256,7 @@ export class CalendarService implements BackupService {
         user,
         url: `/users/${user}/calendars/${encodeURIComponent(calendar.id)}`,
       };
-      const after = yield* this.calendarRound(ref, previous, today);
+      const after = yield* this.#calendarRound(ref, previous, today);
       if (after) {
         next.containers.set(calendar.id, after.state);
         next.notes.set(calendar.id, after.notes);
@@ -266,7 +266,7 @@ export class CalendarService implements BackupService {
   }
 
   /** One calendar's round; returns what the cursor keeps for it (nothing when it is gone). */
-  private async *calendarRound(
+  async *#calendarRound(
     calendar: CalendarRef,
     previous: CalendarCursor,
     today: Date,
@@ -282,13 +282,13 @@ export class CalendarService implements BackupService {
     const ledger = new SeriesLedger(resume ? notes?.series : undefined);
     const window = calendarWindow(today);
     const round = containerRound<GraphEvent>(
-      this.session,
+      this.#session,
       {
         container: calendar.id,
         path: calendar.path,
         firstUrl: `${calendar.url}/calendarView/delta?startDateTime=${window.start}&endDateTime=${window.end}`,
-        headers: { Prefer: `odata.maxpagesize=${this.pageSize}` },
-        changes: (entries) => this.pageChanges(calendar, entries, ledger),
+        headers: { Prefer: `odata.maxpagesize=${this.#pageSize}` },
+        changes: (entries) => this.#pageChanges(calendar, entries, ledger),
       },
       resume,
       previous.known && !stale,
@@ -310,7 +310,7 @@ export class CalendarService implements BackupService {
         return kept;
       }
       if (change.type === 'containerDone' && !ledger.full && ledger.sawRemoval) {
-        const check = yield* this.removeVanishedSeries(calendar, ledger);
+        const check = yield* this.#removeVanishedSeries(calendar, ledger);
         if (check !== 'done') {
           await round.return(undefined);
           return check === 'gone' ? undefined : kept;
@@ -324,14 +324,14 @@ export class CalendarService implements BackupService {
    * Removes the series of the previous cursor that are no longer in the calendar. On a failure the
    * calendar counts as failed (its old link stays, so the next run replays the removals).
    */
-  private async *removeVanishedSeries(calendar: CalendarRef, ledger: SeriesLedger): AsyncGenerator<Change, 'done' | 'gone' | 'failed'> {
+  async *#removeVanishedSeries(calendar: CalendarRef, ledger: SeriesLedger): AsyncGenerator<Change, 'done' | 'gone' | 'failed'> {
     const candidates = ledger.unconfirmed();
     if (candidates.length === 0) return 'done';
     let present: Set<string>;
     try {
       // /events lists single events and series masters, never occurrences. It is not filtered by
       // type: a filter Graph might refuse would block every round with removals, and ids are small.
-      const masters = await this.session.all<{ id: string }>(`${calendar.url}/events?$select=id`, LIST_HEADERS);
+      const masters = await this.#session.all<{ id: string }>(`${calendar.url}/events?$select=id`, LIST_HEADERS);
       present = new Set(masters.map((m) => m.id));
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
@@ -349,11 +349,11 @@ export class CalendarService implements BackupService {
   }
 
   /** One delta page as changes, with the masters of the series it names read first. */
-  private async pageChanges(calendar: CalendarRef, entries: GraphEvent[], ledger: SeriesLedger): Promise<Change[]> {
+  async #pageChanges(calendar: CalendarRef, entries: GraphEvent[], ledger: SeriesLedger): Promise<Change[]> {
     const wanted = [...new Set(entries.filter((e) => !e['@removed'] && e.seriesMasterId).map((e) => e.seriesMasterId as string))].filter(
       (id) => !ledger.read.has(id),
     );
-    const masters = await mapLimit(wanted, MASTER_CONCURRENCY, (id) => this.master(calendar.user, id));
+    const masters = await mapLimit(wanted, MASTER_CONCURRENCY, (id) => this.#master(calendar.user, id));
     wanted.forEach((id, i) => ledger.read.set(id, masters[i] as GraphEvent | 'gone'));
     const fresh = new Set(wanted);
     const out: Change[] = [];
@@ -372,7 +372,7 @@ export class CalendarService implements BackupService {
           out.push(
             master === 'gone'
               ? { type: 'remove', id: masterId, container: calendar.id }
-              : { type: 'upsert', item: this.item(calendar, master) },
+              : { type: 'upsert', item: this.#item(calendar, master) },
           );
         }
         if (master === 'gone') {
@@ -386,21 +386,21 @@ export class CalendarService implements BackupService {
       } else {
         ledger.single(e.id);
       }
-      out.push({ type: 'upsert', item: this.item(calendar, e) });
+      out.push({ type: 'upsert', item: this.#item(calendar, e) });
     }
     return out;
   }
 
-  private async master(user: string, id: string): Promise<GraphEvent | 'gone'> {
+  async #master(user: string, id: string): Promise<GraphEvent | 'gone'> {
     try {
-      return await this.session.get<GraphEvent>(`/users/${user}/events/${encodeURIComponent(id)}`);
+      return await this.#session.get<GraphEvent>(`/users/${user}/events/${encodeURIComponent(id)}`);
     } catch (error) {
       if (error instanceof SourceError && !error.fatalReason && error.notFound) return 'gone';
       throw error;
     }
   }
 
-  private item(calendar: CalendarRef, e: GraphEvent): SourceItem {
+  #item(calendar: CalendarRef, e: GraphEvent): SourceItem {
     const content = graphEntityJson(e);
     const metadata: ItemMetadata = { kind: 'event' };
     if (e.type) metadata['type'] = e.type;

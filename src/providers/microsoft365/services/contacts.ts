@@ -109,25 +109,25 @@ function segment(folder: GraphContactFolder): string {
 export class ContactsService implements BackupService {
   readonly name = 'contacts';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
-  private readonly session: GraphSession;
-  private readonly pageSize: number;
+  readonly #session: GraphSession;
+  readonly #pageSize: number;
 
   constructor(session: GraphSession, options: ContactsServiceOptions = {}) {
-    this.session = session;
-    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.#session = session;
+    this.#pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
     const outcome: { next?: Map<string, ContainerState> } = {};
     return {
-      changes: this.stream(encodeURIComponent(account.id), readCursor(cursor), outcome),
+      changes: this.#stream(encodeURIComponent(account.id), readCursor(cursor), outcome),
       // Until the folders could be listed, the previous cursor stands.
       cursor: (held) => holdBack(outcome.next ? writeCursor(outcome.next) : (cursor ?? writeCursor(new Map())), cursor, held),
     };
   }
 
   /** The account's changes; `outcome.next` is set once every folder had its round. */
-  private async *stream(
+  async *#stream(
     user: string,
     previous: ReturnType<typeof readCursor>,
     outcome: { next?: Map<string, ContainerState> },
@@ -146,12 +146,12 @@ export class ContactsService implements BackupService {
     yield* removedContainers(previous.containers, new Set(folders.map((f) => f.id)));
     for (const folder of folders) {
       const round = containerRound<GraphContact>(
-        this.session,
+        this.#session,
         {
           container: folder.id,
           path: folder.path,
           firstUrl: `/users/${user}/contactFolders/${encodeURIComponent(folder.id)}/contacts/delta?$select=${CONTACT_SELECT}`,
-          headers: { Prefer: `odata.maxpagesize=${this.pageSize}` },
+          headers: { Prefer: `odata.maxpagesize=${this.#pageSize}` },
           changes: (entries) =>
             entries.map((c): Change =>
               c['@removed'] ? { type: 'remove', id: c.id, container: folder.id } : { type: 'upsert', item: contactItem(folder, c) },
@@ -171,12 +171,12 @@ export class ContactsService implements BackupService {
    * before children. Any failure is thrown: a partial tree cannot tell gone folders from unread ones.
    */
   async folders(user: string): Promise<ContactFolderRef[]> {
-    const root = await this.session.get<GraphContactFolder>(`/users/${user}/contactFolders/contacts?$select=${FOLDER_SELECT}`);
+    const root = await this.#session.get<GraphContactFolder>(`/users/${user}/contactFolders/contacts?$select=${FOLDER_SELECT}`);
     const out: ContactFolderRef[] = [{ id: root.id, path: segment(root) }];
     const seen = new Set([root.id]);
     let level = out;
     for (let depth = 0; level.length > 0 && depth < MAX_DEPTH; depth++) {
-      const children = await mapLimit(level, FOLDER_CONCURRENCY, (parent) => this.children(user, parent, parent.id === root.id));
+      const children = await mapLimit(level, FOLDER_CONCURRENCY, (parent) => this.#children(user, parent, parent.id === root.id));
       level = [];
       for (const child of children.flat()) {
         if (seen.has(child.id)) continue;
@@ -188,11 +188,11 @@ export class ContactsService implements BackupService {
     return out;
   }
 
-  private async children(user: string, parent: ContactFolderRef, isRoot: boolean): Promise<ContactFolderRef[]> {
+  async #children(user: string, parent: ContactFolderRef, isRoot: boolean): Promise<ContactFolderRef[]> {
     // /contactFolders lists the default folder's children (the documented way to reach them).
     const url = isRoot ? `/users/${user}/contactFolders` : `/users/${user}/contactFolders/${encodeURIComponent(parent.id)}/childFolders`;
     try {
-      const listed = await this.session.all<GraphContactFolder>(`${url}?$select=${FOLDER_SELECT}`, LIST_HEADERS);
+      const listed = await this.#session.all<GraphContactFolder>(`${url}?$select=${FOLDER_SELECT}`, LIST_HEADERS);
       return listed.map((f) => ({ id: f.id, path: `${parent.path}/${segment(f)}` }));
     } catch (error) {
       // Deleted since its parent was listed: it has no children, and its own round finds it gone.

@@ -114,21 +114,21 @@ function messageSize(m: GraphMessage): number | undefined {
 export class MailService implements BackupService {
   readonly name = 'mail';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
-  private readonly session: GraphSession;
+  readonly #session: GraphSession;
   /** MIME downloads of a mailbox go to Graph 20 at a time. */
-  readonly downloads: BatchDownloader;
+  readonly #downloads: BatchDownloader;
 
   constructor(session: GraphSession) {
-    this.session = session;
-    this.downloads = new BatchDownloader(session);
+    this.#session = session;
+    this.#downloads = new BatchDownloader(session);
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
     const previous = readCursor(cursor);
     let next: Map<string, ContainerState> | undefined;
-    const session = this.session;
+    const session = this.#session;
     const user = encodeURIComponent(account.id);
-    const item = (folder: string, path: string, m: GraphMessage): SourceItem => this.item(user, folder, path, m);
+    const item = (folder: string, path: string, m: GraphMessage): SourceItem => this.#item(user, folder, path, m);
 
     async function* changes(): AsyncGenerator<Change> {
       let folders: GraphFolder[];
@@ -176,7 +176,7 @@ export class MailService implements BackupService {
     };
   }
 
-  private item(user: string, folder: string, path: string, m: GraphMessage): SourceItem {
+  #item(user: string, folder: string, path: string, m: GraphMessage): SourceItem {
     const metadata: ItemMetadata = { kind: 'message' };
     if (m.internetMessageId) metadata['internetMessageId'] = m.internetMessageId;
     if (m.isRead !== undefined) metadata['isRead'] = m.isRead;
@@ -203,7 +203,7 @@ export class MailService implements BackupService {
       ...(m.createdDateTime ? { created: m.createdDateTime } : {}),
       modified,
       metadata,
-      content: () => this.downloads.bytes(user, `/users/${user}/messages/${id}/$value`),
+      content: () => this.#downloads.bytes(user, `/users/${user}/messages/${id}/$value`),
     };
   }
 }

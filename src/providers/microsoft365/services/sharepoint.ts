@@ -19,23 +19,23 @@ interface GraphLibrary {
 export class SharePointService implements BackupService {
   readonly name = 'sharepoint';
   readonly accountKinds: readonly AccountKind[] = ['site'];
-  private readonly session: GraphSession;
-  private readonly reader: DriveReader;
+  readonly #session: GraphSession;
+  readonly #reader: DriveReader;
 
   constructor(session: GraphSession) {
-    this.session = session;
-    this.reader = new DriveReader(session);
+    this.#session = session;
+    this.#reader = new DriveReader(session);
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    return driveServiceRun(cursor, (next) => this.run(account, cursor, next));
+    return driveServiceRun(cursor, (next) => this.#run(account, cursor, next));
   }
 
-  private async *run(account: Account, cursor: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
+  async *#run(account: Account, cursor: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
     const previous = readDriveCursor(cursor);
     let libraries: GraphLibrary[];
     try {
-      libraries = await this.session.all<GraphLibrary>(`/sites/${encodeURIComponent(account.id)}/drives?$select=id,name`);
+      libraries = await this.#session.all<GraphLibrary>(`/sites/${encodeURIComponent(account.id)}/drives?$select=id,name`);
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
       if (error.status === 404) {
@@ -60,7 +60,7 @@ export class SharePointService implements BackupService {
       // A renamed library: its items need the new prefix, so it is listed again.
       const state = old?.prefix === prefix ? old.state : undefined;
       const resync = previous.known && !state ? (old ? 'ContainerMoved' : 'NoDeltaLink') : undefined;
-      const result = yield* driveRound(this.reader, { id: library.id, pathPrefix: prefix, label: prefix }, state, resync);
+      const result = yield* driveRound(this.#reader, { id: library.id, pathPrefix: prefix, label: prefix }, state, resync);
       if (result.outcome === 'gone') yield { type: 'containerRemoved', container: library.id };
       else if (result.state) next.set(library.id, { prefix, state: result.state });
       else if (old) next.set(library.id, old);

@@ -158,10 +158,10 @@ export function conversationItem(
 class TeamsService implements BackupService {
   readonly name = 'teams';
   readonly accountKinds: readonly AccountKind[] = ['team'];
-  private readonly session: GraphSession;
+  readonly #session: GraphSession;
 
   constructor(session: GraphSession) {
-    this.session = session;
+    this.#session = session;
   }
 
   // The previous versions are not needed: replies are listed for every root the delta reports
@@ -170,13 +170,13 @@ class TeamsService implements BackupService {
     const previous = readCursor(cursor);
     // Until a channel's round ends it keeps its previous state, so a cursor taken early is safe.
     const next = new Map<string, ContainerState>(previous.containers);
-    return { changes: this.run(account, previous, next), cursor: (held) => holdBack(writeCursor(next), cursor, held) };
+    return { changes: this.#run(account, previous, next), cursor: (held) => holdBack(writeCursor(next), cursor, held) };
   }
 
-  private async *run(account: Account, previous: ReturnType<typeof readCursor>, next: Map<string, ContainerState>): AsyncGenerator<Change> {
+  async *#run(account: Account, previous: ReturnType<typeof readCursor>, next: Map<string, ContainerState>): AsyncGenerator<Change> {
     let channels: GraphChannel[];
     try {
-      channels = await this.session.all<GraphChannel>(
+      channels = await this.#session.all<GraphChannel>(
         `/teams/${encodeURIComponent(account.id)}/channels?$select=id,displayName,membershipType`,
       );
     } catch (error) {
@@ -191,8 +191,8 @@ class TeamsService implements BackupService {
     yield* removedContainers(previous.containers, current);
     for (const channel of channels) {
       const state = yield* containerRound(
-        this.session,
-        this.round(account.id, channel),
+        this.#session,
+        this.#round(account.id, channel),
         previous.containers.get(channel.id),
         previous.known,
       );
@@ -201,7 +201,7 @@ class TeamsService implements BackupService {
     }
   }
 
-  private round(teamId: string, channel: GraphChannel): ContainerRound<GraphChatMessage> {
+  #round(teamId: string, channel: GraphChannel): ContainerRound<GraphChatMessage> {
     const base = channelPath(teamId, channel.id);
     const where = { id: channel.id, path: channel.displayName ?? channel.id };
     return {
@@ -209,18 +209,18 @@ class TeamsService implements BackupService {
       path: where.path,
       firstUrl: `${base}/messages/delta?$top=${PAGE_SIZE}`,
       headers: {},
-      changes: (entries) => this.conversationChanges(base, where, entries),
+      changes: (entries) => this.#conversationChanges(base, where, entries),
     };
   }
 
   /** A delta page's roots as changes; the replies of each live root are listed to build its item. */
-  private async conversationChanges(base: string, channel: { id: string; path: string }, entries: GraphChatMessage[]): Promise<Change[]> {
+  async #conversationChanges(base: string, channel: { id: string; path: string }, entries: GraphChatMessage[]): Promise<Change[]> {
     // The delta gives root messages; a reply here would be a conversation of its own by mistake.
     const roots = entries.filter((m) => !m.replyToId);
     const changes = await mapLimit(roots, REPLIES_CONCURRENCY, async (root): Promise<Change> => {
       if (isDeleted(root)) return { type: 'remove', id: conversationId(channel.id, root.id), container: channel.id };
       try {
-        const replies = await this.session.all<GraphChatMessage>(
+        const replies = await this.#session.all<GraphChatMessage>(
           `${base}/messages/${encodeURIComponent(root.id)}/replies?$top=${PAGE_SIZE}`,
         );
         return { type: 'upsert', item: conversationItem(channel, root, replies) };
