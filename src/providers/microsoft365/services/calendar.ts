@@ -35,9 +35,11 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
-import type { ContainerState } from './delta.ts';
+import { calendarCursor } from './calendar-cursor.ts';
+import type { CalendarCursor, CalendarNotes, PreviousCalendars } from './calendar-cursor.ts';
+import type { ContainerState } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
 import { graphEntityJson } from './graph-json.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
@@ -68,14 +70,6 @@ export interface GraphEvent {
   end?: DateTimeZone;
   organizer?: { emailAddress?: { name?: string; address?: string } };
   '@removed'?: { reason?: string };
-}
-
-/** What the cursor keeps per calendar besides its delta link. */
-export interface CalendarNotes {
-  /** The day (UTC) the calendar's window was opened: the window is computed from it. */
-  opened: string;
-  /** Series masters the snapshot holds for the calendar. */
-  series: string[];
 }
 
 export interface CalendarServiceOptions {
@@ -114,33 +108,6 @@ export function calendarWindow(day: Date): { start: string; end: string } {
 /** A calendar name as a path: a '/' in it would read as a separator, so it is escaped. */
 function calendarPath(calendar: GraphCalendar): string {
   return (calendar.name ?? calendar.id).replaceAll('/', '%2F');
-}
-
-interface CalendarCursor {
-  known: boolean;
-  containers: Map<string, ContainerState>;
-  notes: Map<string, CalendarNotes>;
-}
-
-/** The previous cursor: delta links as delta.ts reads them, plus the notes per calendar. */
-export function readCalendarCursor(cursor: string | undefined): CalendarCursor {
-  const { known, containers } = readCursor(cursor);
-  const notes = new Map<string, CalendarNotes>();
-  try {
-    const stored = (cursor === undefined ? {} : JSON.parse(cursor)) as { calendars?: Record<string, Partial<CalendarNotes>> };
-    for (const [id, n] of Object.entries(stored.calendars ?? {})) {
-      if (n && typeof n.opened === 'string' && Array.isArray(n.series))
-        notes.set(id, { opened: n.opened, series: n.series.filter((s): s is string => typeof s === 'string') });
-    }
-  } catch {
-    // unreadable: no notes, so every calendar is listed again
-  }
-  return { known, containers, notes };
-}
-
-/** delta.ts's cursor has room for a link and a path only: the notes go beside its containers. */
-export function writeCalendarCursor(containers: ReadonlyMap<string, ContainerState>, notes: ReadonlyMap<string, CalendarNotes>): string {
-  return JSON.stringify({ ...(JSON.parse(writeCursor(containers)) as object), calendars: Object.fromEntries(notes) });
 }
 
 /** The series of one calendar during a round: what the previous cursor knew and what the round saw. */
@@ -192,12 +159,6 @@ class SeriesLedger {
   }
 }
 
-/** What the next cursor holds. */
-interface CalendarState {
-  containers: Map<string, ContainerState>;
-  notes: Map<string, CalendarNotes>;
-}
-
 interface CalendarRef {
   id: string;
   path: string;
@@ -221,23 +182,17 @@ export class CalendarService implements BackupService {
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    const outcome: { next?: CalendarState } = {};
+    const previous = calendarCursor.parse(cursor);
+    const outcome: { next?: CalendarCursor } = {};
     return {
-      changes: this.#stream(encodeURIComponent(account.id), readCalendarCursor(cursor), utcDay(this.#now()), outcome),
+      changes: this.#stream(encodeURIComponent(account.id), previous, utcDay(this.#now()), outcome),
       // Until the calendars could be listed, the previous cursor stands.
-      cursor: (held) =>
-        holdBack(
-          outcome.next
-            ? writeCalendarCursor(outcome.next.containers, outcome.next.notes)
-            : (cursor ?? writeCalendarCursor(new Map(), new Map())),
-          cursor,
-          held,
-        ),
+      cursor: (held) => calendarCursor.serialise(calendarCursor.holdBack(outcome.next ?? previous, previous, held)),
     };
   }
 
   /** The account's changes; `outcome.next` is set once every calendar had its round. */
-  async *#stream(user: string, previous: CalendarCursor, today: Date, outcome: { next?: CalendarState }): AsyncGenerator<Change> {
+  async *#stream(user: string, previous: PreviousCalendars, today: Date, outcome: { next?: CalendarCursor }): AsyncGenerator<Change> {
     let calendars: GraphCalendar[];
     try {
       calendars = await this.#session.all<GraphCalendar>(`/users/${user}/calendars?$select=id,name`, LIST_HEADERS);
@@ -247,8 +202,8 @@ export class CalendarService implements BackupService {
       yield { type: 'containerFailed', container: 'calendars', path: '', issue: error.issue };
       return;
     }
-    const next: CalendarState = { containers: new Map(), notes: new Map() };
-    yield* removedContainers(previous.containers, new Set(calendars.map((c) => c.id)));
+    const next: CalendarCursor = { containers: new Map(), notes: new Map() };
+    yield* removedContainers(previous, new Set(calendars.map((c) => c.id)));
     for (const calendar of calendars) {
       const ref: CalendarRef = {
         id: calendar.id,
@@ -268,7 +223,7 @@ export class CalendarService implements BackupService {
   /** One calendar's round; returns what the cursor keeps for it (nothing when it is gone). */
   async *#calendarRound(
     calendar: CalendarRef,
-    previous: CalendarCursor,
+    previous: PreviousCalendars,
     today: Date,
   ): AsyncGenerator<Change, { state: ContainerState; notes: CalendarNotes } | undefined> {
     const before = previous.containers.get(calendar.id);

@@ -15,9 +15,10 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
-import type { ContainerState } from './delta.ts';
+import { containersCursor } from './container-cursor.ts';
+import type { ContainerState, PreviousContainers } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
 import { graphEntityJson } from './graph-json.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
@@ -118,20 +119,18 @@ export class ContactsService implements BackupService {
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
+    const previous = containersCursor.parse(cursor);
     const outcome: { next?: Map<string, ContainerState> } = {};
     return {
-      changes: this.#stream(encodeURIComponent(account.id), readCursor(cursor), outcome),
+      changes: this.#stream(encodeURIComponent(account.id), previous, outcome),
       // Until the folders could be listed, the previous cursor stands.
-      cursor: (held) => holdBack(outcome.next ? writeCursor(outcome.next) : (cursor ?? writeCursor(new Map())), cursor, held),
+      cursor: (held) =>
+        containersCursor.serialise(containersCursor.holdBack(outcome.next ? { containers: outcome.next } : previous, previous, held)),
     };
   }
 
   /** The account's changes; `outcome.next` is set once every folder had its round. */
-  async *#stream(
-    user: string,
-    previous: ReturnType<typeof readCursor>,
-    outcome: { next?: Map<string, ContainerState> },
-  ): AsyncGenerator<Change> {
+  async *#stream(user: string, previous: PreviousContainers, outcome: { next?: Map<string, ContainerState> }): AsyncGenerator<Change> {
     let folders: ContactFolderRef[];
     try {
       folders = await this.folders(user);
@@ -143,7 +142,7 @@ export class ContactsService implements BackupService {
       return;
     }
     const next = new Map<string, ContainerState>();
-    yield* removedContainers(previous.containers, new Set(folders.map((f) => f.id)));
+    yield* removedContainers(previous, new Set(folders.map((f) => f.id)));
     for (const folder of folders) {
       const round = containerRound<GraphContact>(
         this.#session,

@@ -21,8 +21,10 @@
 import type { Change, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { holdBack, isResyncRequired } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
+import { isResyncRequired } from './delta.ts';
+import { driveCursor, ROOT_PARENT, UNKNOWN_PARENT } from './drive-cursor.ts';
+import type { DriveState, PreviousDrives, StoredDrive } from './drive-cursor.ts';
 
 interface IdentitySet {
   user?: Identity;
@@ -70,21 +72,6 @@ interface GraphPermission {
   grantedToIdentitiesV2?: IdentitySet[];
   inheritedFrom?: { id?: string };
 }
-
-/** What the cursor keeps per drive: the delta link and the folder tree at that link. */
-export interface DriveState {
-  deltaLink: string;
-  root?: string;
-  /**
-   * Folders as [id, parent, name], compact with no repeated ids: the parent is the index of
-   * another folder of this list, ROOT_PARENT for the drive's root, UNKNOWN_PARENT when Graph never
-   * named it.
-   */
-  folders: [string, number, string][];
-}
-
-const ROOT_PARENT = -1;
-const UNKNOWN_PARENT = -2;
 
 /** A drive to read and how its paths start (`''` for a OneDrive, the library name for SharePoint). */
 export interface DriveTarget {
@@ -490,71 +477,21 @@ function isFolder(item: GraphDriveItem): boolean {
   return item.folder !== undefined || item.package !== undefined;
 }
 
-/** Where a drive stood after the previous run: its delta state and the path prefix its items carry. */
-export interface StoredDrive {
-  prefix: string;
-  state: DriveState;
-}
-
-/** The cursor of the drive services: versioned JSON of per-drive states. */
-interface StoredDriveCursor {
-  v: 1;
-  drives: Record<string, { prefix: string } & DriveState>;
-}
-
-function isFolderEntry(entry: unknown): entry is [string, number, string] {
-  return (
-    Array.isArray(entry) &&
-    entry.length === 3 &&
-    typeof entry[0] === 'string' &&
-    typeof entry[1] === 'number' &&
-    typeof entry[2] === 'string'
-  );
-}
-
-function storedDrive(value: unknown): StoredDrive | undefined {
-  const v = value as Partial<{ prefix: string } & DriveState> | null;
-  if (!v || typeof v.deltaLink !== 'string' || typeof v.prefix !== 'string' || !Array.isArray(v.folders) || !v.folders.every(isFolderEntry))
-    return undefined;
-  if (v.root !== undefined && typeof v.root !== 'string') return undefined;
-  return { prefix: v.prefix, state: { deltaLink: v.deltaLink, ...(v.root === undefined ? {} : { root: v.root }), folders: v.folders } };
-}
-
 /**
- * The previous cursor of a drive service, read leniently: a drive whose entry cannot be read is
- * listed again from scratch, and a cursor that cannot be read at all still says the snapshot holds
- * items (so every drive is resynced).
+ * A drive service's run: `run` lists the changes from the previous cursor and records in `next`
+ * each drive's state as it goes; the cursor is written from `next`, holding back the containers
+ * the engine names.
  */
-export function readDriveCursor(cursor: string | undefined): { known: boolean; drives: Map<string, StoredDrive> } {
-  const drives = new Map<string, StoredDrive>();
-  if (cursor === undefined) return { known: false, drives };
-  try {
-    const parsed = JSON.parse(cursor) as Partial<StoredDriveCursor>;
-    if (parsed.v === 1 && parsed.drives && typeof parsed.drives === 'object') {
-      for (const [id, entry] of Object.entries(parsed.drives)) {
-        const drive = storedDrive(entry);
-        if (drive) drives.set(id, drive);
-      }
-    }
-  } catch {
-    // an older or damaged cursor: every drive is listed again
-  }
-  return { known: true, drives };
-}
-
-export function writeDriveCursor(drives: ReadonlyMap<string, StoredDrive>): string {
-  const out: StoredDriveCursor['drives'] = {};
-  for (const [id, { prefix, state }] of drives) out[id] = { prefix, ...state };
-  return JSON.stringify({ v: 1, drives: out } satisfies StoredDriveCursor);
-}
-
-/**
- * A drive service's run: `run` lists the changes and records in `next` each drive's state as it
- * goes; the cursor is written from `next`, holding back the containers the engine names.
- */
-export function driveServiceRun(cursor: string | undefined, run: (next: Map<string, StoredDrive>) => AsyncGenerator<Change>): ServiceRun {
+export function driveServiceRun(
+  cursor: string | undefined,
+  run: (previous: PreviousDrives, next: Map<string, StoredDrive>) => AsyncGenerator<Change>,
+): ServiceRun {
+  const previous = driveCursor.parse(cursor);
   const next = new Map<string, StoredDrive>();
-  return { changes: run(next), cursor: (held) => holdBack(writeDriveCursor(next), cursor, held) };
+  return {
+    changes: run(previous, next),
+    cursor: (held) => driveCursor.serialise(driveCursor.holdBack({ drives: next }, previous, held)),
+  };
 }
 
 /** How a drive's round ended: read to the end, failed (the previous state stays), or gone (404). */

@@ -15,8 +15,9 @@ import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMe
 import { SourceError } from '../../provider.ts';
 import { BatchDownloader } from '../batch.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
-import type { ContainerState } from './delta.ts';
+import { containersCursor } from './container-cursor.ts';
+import type { ContainerState } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphFolder {
@@ -124,7 +125,7 @@ export class MailService implements BackupService {
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    const previous = readCursor(cursor);
+    const previous = containersCursor.parse(cursor);
     let next: Map<string, ContainerState> | undefined;
     const session = this.#session;
     const user = encodeURIComponent(account.id);
@@ -144,7 +145,7 @@ export class MailService implements BackupService {
       const live = folders.filter((f) => !f['@removed'] && !f.isHidden);
       const paths = folderPaths(live);
       const state = new Map<string, ContainerState>();
-      yield* removedContainers(previous.containers, new Set(live.map((f) => f.id)));
+      yield* removedContainers(previous, new Set(live.map((f) => f.id)));
       for (const folder of live) {
         const path = paths.get(folder.id) ?? '';
         const folderId = encodeURIComponent(folder.id);
@@ -172,7 +173,7 @@ export class MailService implements BackupService {
     return {
       changes: changes(),
       // Until the folders could be listed, the previous cursor stands.
-      cursor: (held) => holdBack(next ? writeCursor(next) : (cursor ?? writeCursor(new Map())), cursor, held),
+      cursor: (held) => containersCursor.serialise(containersCursor.holdBack(next ? { containers: next } : previous, previous, held)),
     };
   }
 

@@ -6,8 +6,9 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { DriveReader, driveRound, driveServiceRun, readDriveCursor } from './drive-items.ts';
-import type { DriveState, DriveTarget, StoredDrive } from './drive-items.ts';
+import type { DriveState, PreviousDrives, StoredDrive } from './drive-cursor.ts';
+import { DriveReader, driveRound, driveServiceRun } from './drive-items.ts';
+import type { DriveTarget } from './drive-items.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
 /** What the object report calls a user's drive. */
@@ -31,16 +32,17 @@ export class OneDriveService implements BackupService {
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    return driveServiceRun(cursor, (next) => this.#run(account, cursor, next));
+    return driveServiceRun(cursor, (previous, next) => this.#run(account, previous, next));
   }
 
-  async *#run(account: Account, cursor: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
-    const previous = readDriveCursor(cursor);
-    // A user has one drive; more entries (never written by this service) are dropped.
+  async *#run(account: Account, previous: PreviousDrives, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
     const [known, ...stale] = previous.drives;
-    for (const [id] of stale) yield { type: 'containerRemoved', container: id };
     if (!known) {
       const lookup = await this.#lookup(account.id);
+      // A drive whose entry could not be read is gone unless it is still the user's.
+      for (const id of previous.unreadable) {
+        if (lookup.kind === 'none' || (lookup.kind === 'drive' && lookup.id !== id)) yield { type: 'containerRemoved', container: id };
+      }
       if (lookup.kind === 'none') return;
       if (lookup.kind === 'failed') {
         // Without a drive id there is no container yet; the account's drive stands in for it.
@@ -51,6 +53,8 @@ export class OneDriveService implements BackupService {
       yield* this.#round(lookup.id, undefined, previous.known ? 'NoDeltaLink' : undefined, next);
       return;
     }
+    // A user has one drive; other entries (never written by this service) are dropped.
+    for (const id of [...stale.map(([id]) => id), ...previous.unreadable]) yield { type: 'containerRemoved', container: id };
     const [id, drive] = known;
     if (yield* this.#round(id, drive.state, undefined, next)) return;
     // The known drive answered 404: which drive does the user have now?

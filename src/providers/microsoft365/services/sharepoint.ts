@@ -7,8 +7,8 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { DriveReader, driveRound, driveServiceRun, readDriveCursor } from './drive-items.ts';
-import type { StoredDrive } from './drive-items.ts';
+import type { PreviousDrives, StoredDrive } from './drive-cursor.ts';
+import { DriveReader, driveRound, driveServiceRun } from './drive-items.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphLibrary {
@@ -28,11 +28,12 @@ export class SharePointService implements BackupService {
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    return driveServiceRun(cursor, (next) => this.#run(account, cursor, next));
+    return driveServiceRun(cursor, (previous, next) => this.#run(account, previous, next));
   }
 
-  async *#run(account: Account, cursor: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
-    const previous = readDriveCursor(cursor);
+  async *#run(account: Account, previous: PreviousDrives, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
+    // Libraries of the previous cursor, those whose entry could not be read included.
+    const previousLibraries = [...previous.drives.keys(), ...previous.unreadable];
     let libraries: GraphLibrary[];
     try {
       libraries = await this.#session.all<GraphLibrary>(`/sites/${encodeURIComponent(account.id)}/drives?$select=id,name`);
@@ -40,7 +41,7 @@ export class SharePointService implements BackupService {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
       if (error.status === 404) {
         // The site is gone, and its libraries with it.
-        for (const id of previous.drives.keys()) yield { type: 'containerRemoved', container: id };
+        for (const id of previousLibraries) yield { type: 'containerRemoved', container: id };
         return;
       }
       // The libraries cannot be listed: each one known keeps its state for the next run.
@@ -53,7 +54,7 @@ export class SharePointService implements BackupService {
       return;
     }
     const current = new Set(libraries.map((library) => library.id));
-    for (const id of previous.drives.keys()) if (!current.has(id)) yield { type: 'containerRemoved', container: id };
+    for (const id of previousLibraries) if (!current.has(id)) yield { type: 'containerRemoved', container: id };
     for (const library of libraries) {
       const prefix = library.name ?? library.id;
       const old = previous.drives.get(library.id);

@@ -20,9 +20,11 @@ import { createHash } from 'node:crypto';
 import type { Account, AccountKind, BackupService, Change, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
-import type { ContainerRound, ContainerState } from './delta.ts';
+import { containersCursor } from './container-cursor.ts';
+import type { ContainerState, PreviousContainers } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
+import type { ContainerRound } from './delta.ts';
 import { canonicalJson, graphEntity } from './graph-json.ts';
 import type { ServiceFactory } from './service-factory.ts';
 
@@ -167,13 +169,16 @@ class TeamsService implements BackupService {
   // The previous versions are not needed: replies are listed for every root the delta reports
   // (see the top of the file), and the delta reports every root whose replies changed.
   changes(account: Account, cursor: string | undefined): ServiceRun {
-    const previous = readCursor(cursor);
+    const previous = containersCursor.parse(cursor);
     // Until a channel's round ends it keeps its previous state, so a cursor taken early is safe.
     const next = new Map<string, ContainerState>(previous.containers);
-    return { changes: this.#run(account, previous, next), cursor: (held) => holdBack(writeCursor(next), cursor, held) };
+    return {
+      changes: this.#run(account, previous, next),
+      cursor: (held) => containersCursor.serialise(containersCursor.holdBack({ containers: next }, previous, held)),
+    };
   }
 
-  async *#run(account: Account, previous: ReturnType<typeof readCursor>, next: Map<string, ContainerState>): AsyncGenerator<Change> {
+  async *#run(account: Account, previous: PreviousContainers, next: Map<string, ContainerState>): AsyncGenerator<Change> {
     let channels: GraphChannel[];
     try {
       channels = await this.#session.all<GraphChannel>(
@@ -188,7 +193,7 @@ class TeamsService implements BackupService {
     }
     const current = new Set(channels.map((c) => c.id));
     for (const id of previous.containers.keys()) if (!current.has(id)) next.delete(id);
-    yield* removedContainers(previous.containers, current);
+    yield* removedContainers(previous, current);
     for (const channel of channels) {
       const state = yield* containerRound(
         this.#session,
