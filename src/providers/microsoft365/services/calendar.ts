@@ -35,10 +35,13 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
-import type { ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import { calendarCursor } from './calendar-cursor.ts';
+import type { CalendarCursor, CalendarNotes, PreviousCalendars } from './calendar-cursor.ts';
+import type { ContainerState } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
+import { graphEntityJson } from './graph-json.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphCalendar {
   id: string;
@@ -67,14 +70,6 @@ export interface GraphEvent {
   end?: DateTimeZone;
   organizer?: { emailAddress?: { name?: string; address?: string } };
   '@removed'?: { reason?: string };
-}
-
-/** What the cursor keeps per calendar besides its delta link. */
-export interface CalendarNotes {
-  /** The day (UTC) the calendar's window was opened: the window is computed from it. */
-  opened: string;
-  /** Series masters the snapshot holds for the calendar. */
-  series: string[];
 }
 
 export interface CalendarServiceOptions {
@@ -110,57 +105,9 @@ export function calendarWindow(day: Date): { start: string; end: string } {
   return { start: graphTime(start), end: graphTime(end) };
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const record = value as Record<string, unknown>;
-  return Object.fromEntries(
-    Object.keys(record)
-      .sort()
-      .map((key) => [key, sortKeys(record[key])]),
-  );
-}
-
-/**
- * An entity as Graph returned it, as canonical JSON: the response's annotations (`@odata.context`,
- * `@odata.type`, `@odata.etag`, `@removed`) are left out and keys are sorted at every level, so
- * the same entity gives the same bytes whichever request and key order Graph used.
- */
-export function graphEntityJson(entity: object): Buffer {
-  const fields = Object.entries(entity).filter(([key]) => !key.startsWith('@'));
-  return Buffer.from(JSON.stringify(sortKeys(Object.fromEntries(fields))));
-}
-
 /** A calendar name as a path: a '/' in it would read as a separator, so it is escaped. */
 function calendarPath(calendar: GraphCalendar): string {
   return (calendar.name ?? calendar.id).replaceAll('/', '%2F');
-}
-
-interface CalendarCursor {
-  known: boolean;
-  containers: Map<string, ContainerState>;
-  notes: Map<string, CalendarNotes>;
-}
-
-/** The previous cursor: delta links as delta.ts reads them, plus the notes per calendar. */
-export function readCalendarCursor(cursor: string | undefined): CalendarCursor {
-  const { known, containers } = readCursor(cursor);
-  const notes = new Map<string, CalendarNotes>();
-  try {
-    const stored = (cursor === undefined ? {} : JSON.parse(cursor)) as { calendars?: Record<string, Partial<CalendarNotes>> };
-    for (const [id, n] of Object.entries(stored.calendars ?? {})) {
-      if (n && typeof n.opened === 'string' && Array.isArray(n.series))
-        notes.set(id, { opened: n.opened, series: n.series.filter((s): s is string => typeof s === 'string') });
-    }
-  } catch {
-    // unreadable: no notes, so every calendar is listed again
-  }
-  return { known, containers, notes };
-}
-
-/** delta.ts's cursor has room for a link and a path only: the notes go beside its containers. */
-export function writeCalendarCursor(containers: ReadonlyMap<string, ContainerState>, notes: ReadonlyMap<string, CalendarNotes>): string {
-  return JSON.stringify({ ...(JSON.parse(writeCursor(containers)) as object), calendars: Object.fromEntries(notes) });
 }
 
 /** The series of one calendar during a round: what the previous cursor knew and what the round saw. */
@@ -169,53 +116,47 @@ class SeriesLedger {
   full: boolean;
   /** The round named deleted instances: a series may be gone. */
   sawRemoval = false;
-  private readonly known: Set<string>;
+  readonly #known: Set<string>;
   /** Masters read this round: the event, or 'gone'. */
   readonly read = new Map<string, GraphEvent | 'gone'>();
   /** Ids that came as single events (a series that lost its recurrence is one). */
-  private readonly singles = new Set<string>();
-  private readonly vanished = new Set<string>();
+  readonly #singles = new Set<string>();
+  readonly #vanished = new Set<string>();
 
   constructor(previous: readonly string[] | undefined) {
     this.full = previous === undefined;
-    this.known = new Set(previous ?? []);
+    this.#known = new Set(previous ?? []);
   }
 
   /** A full round starts over (an expired token). */
   restart(): void {
     this.full = true;
     this.sawRemoval = false;
-    this.known.clear();
+    this.#known.clear();
     this.read.clear();
-    this.singles.clear();
-    this.vanished.clear();
+    this.#singles.clear();
+    this.#vanished.clear();
   }
 
   single(id: string): void {
-    this.singles.add(id);
+    this.#singles.add(id);
   }
 
   /** Series of the previous cursor this round said nothing about. */
   unconfirmed(): string[] {
-    return [...this.known].filter((id) => !this.read.has(id) && !this.singles.has(id));
+    return [...this.#known].filter((id) => !this.read.has(id) && !this.#singles.has(id));
   }
 
   gone(ids: Iterable<string>): void {
-    for (const id of ids) this.vanished.add(id);
+    for (const id of ids) this.#vanished.add(id);
   }
 
   /** The series the snapshot holds after the round. */
   series(): string[] {
     const live = [...this.read].filter(([, m]) => m !== 'gone').map(([id]) => id);
-    const all = this.full ? live : [...new Set([...this.known, ...live])];
-    return all.filter((id) => this.read.get(id) !== 'gone' && !this.singles.has(id) && !this.vanished.has(id)).sort();
+    const all = this.full ? live : [...new Set([...this.#known, ...live])];
+    return all.filter((id) => this.read.get(id) !== 'gone' && !this.#singles.has(id) && !this.#vanished.has(id)).sort();
   }
-}
-
-/** What the next cursor holds. */
-interface CalendarState {
-  containers: Map<string, ContainerState>;
-  notes: Map<string, CalendarNotes>;
 }
 
 interface CalendarRef {
@@ -231,45 +172,39 @@ export class CalendarService implements BackupService {
   readonly name = 'calendar';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
   readonly movesBetweenContainers = true;
-  private readonly session: GraphSession;
-  private readonly now: () => Date;
-  private readonly pageSize: number;
+  readonly #session: GraphSession;
+  readonly #now: () => Date;
+  readonly #pageSize: number;
 
   constructor(session: GraphSession, options: CalendarServiceOptions = {}) {
-    this.session = session;
-    this.now = options.now ?? (() => new Date());
-    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.#session = session;
+    this.#now = options.now ?? (() => new Date());
+    this.#pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    const outcome: { next?: CalendarState } = {};
+    const previous = calendarCursor.parse(cursor);
+    const outcome: { next?: CalendarCursor } = {};
     return {
-      changes: this.stream(encodeURIComponent(account.id), readCalendarCursor(cursor), utcDay(this.now()), outcome),
+      changes: this.#stream(encodeURIComponent(account.id), previous, utcDay(this.#now()), outcome),
       // Until the calendars could be listed, the previous cursor stands.
-      cursor: (held) =>
-        holdBack(
-          outcome.next
-            ? writeCalendarCursor(outcome.next.containers, outcome.next.notes)
-            : (cursor ?? writeCalendarCursor(new Map(), new Map())),
-          cursor,
-          held,
-        ),
+      cursor: (held) => calendarCursor.serialise(calendarCursor.holdBack(outcome.next ?? previous, previous, held)),
     };
   }
 
   /** The account's changes; `outcome.next` is set once every calendar had its round. */
-  private async *stream(user: string, previous: CalendarCursor, today: Date, outcome: { next?: CalendarState }): AsyncGenerator<Change> {
+  async *#stream(user: string, previous: PreviousCalendars, today: Date, outcome: { next?: CalendarCursor }): AsyncGenerator<Change> {
     let calendars: GraphCalendar[];
     try {
-      calendars = await this.session.all<GraphCalendar>(`/users/${user}/calendars?$select=id,name`, LIST_HEADERS);
+      calendars = await this.#session.all<GraphCalendar>(`/users/${user}/calendars?$select=id,name`, LIST_HEADERS);
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
       // The mailbox cannot be listed: the account fails, its stored events stay.
       yield { type: 'containerFailed', container: 'calendars', path: '', issue: error.issue };
       return;
     }
-    const next: CalendarState = { containers: new Map(), notes: new Map() };
-    yield* removedContainers(previous.containers, new Set(calendars.map((c) => c.id)));
+    const next: CalendarCursor = { containers: new Map(), notes: new Map() };
+    yield* removedContainers(previous, new Set(calendars.map((c) => c.id)));
     for (const calendar of calendars) {
       const ref: CalendarRef = {
         id: calendar.id,
@@ -277,7 +212,7 @@ export class CalendarService implements BackupService {
         user,
         url: `/users/${user}/calendars/${encodeURIComponent(calendar.id)}`,
       };
-      const after = yield* this.calendarRound(ref, previous, today);
+      const after = yield* this.#calendarRound(ref, previous, today);
       if (after) {
         next.containers.set(calendar.id, after.state);
         next.notes.set(calendar.id, after.notes);
@@ -287,9 +222,9 @@ export class CalendarService implements BackupService {
   }
 
   /** One calendar's round; returns what the cursor keeps for it (nothing when it is gone). */
-  private async *calendarRound(
+  async *#calendarRound(
     calendar: CalendarRef,
-    previous: CalendarCursor,
+    previous: PreviousCalendars,
     today: Date,
   ): AsyncGenerator<Change, { state: ContainerState; notes: CalendarNotes } | undefined> {
     const before = previous.containers.get(calendar.id);
@@ -303,13 +238,13 @@ export class CalendarService implements BackupService {
     const ledger = new SeriesLedger(resume ? notes?.series : undefined);
     const window = calendarWindow(today);
     const round = containerRound<GraphEvent>(
-      this.session,
+      this.#session,
       {
         container: calendar.id,
         path: calendar.path,
         firstUrl: `${calendar.url}/calendarView/delta?startDateTime=${window.start}&endDateTime=${window.end}`,
-        headers: { Prefer: `odata.maxpagesize=${this.pageSize}` },
-        changes: (entries) => this.pageChanges(calendar, entries, ledger),
+        headers: { Prefer: `odata.maxpagesize=${this.#pageSize}` },
+        changes: (entries) => this.#pageChanges(calendar, entries, ledger),
       },
       resume,
       previous.known && !stale,
@@ -331,7 +266,7 @@ export class CalendarService implements BackupService {
         return kept;
       }
       if (change.type === 'containerDone' && !ledger.full && ledger.sawRemoval) {
-        const check = yield* this.removeVanishedSeries(calendar, ledger);
+        const check = yield* this.#removeVanishedSeries(calendar, ledger);
         if (check !== 'done') {
           await round.return(undefined);
           return check === 'gone' ? undefined : kept;
@@ -345,14 +280,14 @@ export class CalendarService implements BackupService {
    * Removes the series of the previous cursor that are no longer in the calendar. On a failure the
    * calendar counts as failed (its old link stays, so the next run replays the removals).
    */
-  private async *removeVanishedSeries(calendar: CalendarRef, ledger: SeriesLedger): AsyncGenerator<Change, 'done' | 'gone' | 'failed'> {
+  async *#removeVanishedSeries(calendar: CalendarRef, ledger: SeriesLedger): AsyncGenerator<Change, 'done' | 'gone' | 'failed'> {
     const candidates = ledger.unconfirmed();
     if (candidates.length === 0) return 'done';
     let present: Set<string>;
     try {
       // /events lists single events and series masters, never occurrences. It is not filtered by
       // type: a filter Graph might refuse would block every round with removals, and ids are small.
-      const masters = await this.session.all<{ id: string }>(`${calendar.url}/events?$select=id`, LIST_HEADERS);
+      const masters = await this.#session.all<{ id: string }>(`${calendar.url}/events?$select=id`, LIST_HEADERS);
       present = new Set(masters.map((m) => m.id));
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
@@ -370,11 +305,11 @@ export class CalendarService implements BackupService {
   }
 
   /** One delta page as changes, with the masters of the series it names read first. */
-  private async pageChanges(calendar: CalendarRef, entries: GraphEvent[], ledger: SeriesLedger): Promise<Change[]> {
+  async #pageChanges(calendar: CalendarRef, entries: GraphEvent[], ledger: SeriesLedger): Promise<Change[]> {
     const wanted = [...new Set(entries.filter((e) => !e['@removed'] && e.seriesMasterId).map((e) => e.seriesMasterId as string))].filter(
       (id) => !ledger.read.has(id),
     );
-    const masters = await mapLimit(wanted, MASTER_CONCURRENCY, (id) => this.master(calendar.user, id));
+    const masters = await mapLimit(wanted, MASTER_CONCURRENCY, (id) => this.#master(calendar.user, id));
     wanted.forEach((id, i) => ledger.read.set(id, masters[i] as GraphEvent | 'gone'));
     const fresh = new Set(wanted);
     const out: Change[] = [];
@@ -393,7 +328,7 @@ export class CalendarService implements BackupService {
           out.push(
             master === 'gone'
               ? { type: 'remove', id: masterId, container: calendar.id }
-              : { type: 'upsert', item: this.item(calendar, master) },
+              : { type: 'upsert', item: this.#item(calendar, master) },
           );
         }
         if (master === 'gone') {
@@ -407,21 +342,21 @@ export class CalendarService implements BackupService {
       } else {
         ledger.single(e.id);
       }
-      out.push({ type: 'upsert', item: this.item(calendar, e) });
+      out.push({ type: 'upsert', item: this.#item(calendar, e) });
     }
     return out;
   }
 
-  private async master(user: string, id: string): Promise<GraphEvent | 'gone'> {
+  async #master(user: string, id: string): Promise<GraphEvent | 'gone'> {
     try {
-      return await this.session.get<GraphEvent>(`/users/${user}/events/${encodeURIComponent(id)}`);
+      return await this.#session.get<GraphEvent>(`/users/${user}/events/${encodeURIComponent(id)}`);
     } catch (error) {
       if (error instanceof SourceError && !error.fatalReason && error.notFound) return 'gone';
       throw error;
     }
   }
 
-  private item(calendar: CalendarRef, e: GraphEvent): SourceItem {
+  #item(calendar: CalendarRef, e: GraphEvent): SourceItem {
     const content = graphEntityJson(e);
     const metadata: ItemMetadata = { kind: 'event' };
     if (e.type) metadata['type'] = e.type;

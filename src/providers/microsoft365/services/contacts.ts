@@ -15,11 +15,12 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { graphEntityJson } from './calendar.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
-import type { ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import { containersCursor } from './container-cursor.ts';
+import type { ContainerState, PreviousContainers } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
+import { graphEntityJson } from './graph-json.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphContactFolder {
   id: string;
@@ -110,29 +111,27 @@ export class ContactsService implements BackupService {
   readonly name = 'contacts';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
   readonly movesBetweenContainers = true;
-  private readonly session: GraphSession;
-  private readonly pageSize: number;
+  readonly #session: GraphSession;
+  readonly #pageSize: number;
 
   constructor(session: GraphSession, options: ContactsServiceOptions = {}) {
-    this.session = session;
-    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.#session = session;
+    this.#pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
+    const previous = containersCursor.parse(cursor);
     const outcome: { next?: Map<string, ContainerState> } = {};
     return {
-      changes: this.stream(encodeURIComponent(account.id), readCursor(cursor), outcome),
+      changes: this.#stream(encodeURIComponent(account.id), previous, outcome),
       // Until the folders could be listed, the previous cursor stands.
-      cursor: (held) => holdBack(outcome.next ? writeCursor(outcome.next) : (cursor ?? writeCursor(new Map())), cursor, held),
+      cursor: (held) =>
+        containersCursor.serialise(containersCursor.holdBack(outcome.next ? { containers: outcome.next } : previous, previous, held)),
     };
   }
 
   /** The account's changes; `outcome.next` is set once every folder had its round. */
-  private async *stream(
-    user: string,
-    previous: ReturnType<typeof readCursor>,
-    outcome: { next?: Map<string, ContainerState> },
-  ): AsyncGenerator<Change> {
+  async *#stream(user: string, previous: PreviousContainers, outcome: { next?: Map<string, ContainerState> }): AsyncGenerator<Change> {
     let folders: ContactFolderRef[];
     try {
       folders = await this.folders(user);
@@ -144,15 +143,15 @@ export class ContactsService implements BackupService {
       return;
     }
     const next = new Map<string, ContainerState>();
-    yield* removedContainers(previous.containers, new Set(folders.map((f) => f.id)));
+    yield* removedContainers(previous, new Set(folders.map((f) => f.id)));
     for (const folder of folders) {
       const round = containerRound<GraphContact>(
-        this.session,
+        this.#session,
         {
           container: folder.id,
           path: folder.path,
           firstUrl: `/users/${user}/contactFolders/${encodeURIComponent(folder.id)}/contacts/delta?$select=${CONTACT_SELECT}`,
-          headers: { Prefer: `odata.maxpagesize=${this.pageSize}` },
+          headers: { Prefer: `odata.maxpagesize=${this.#pageSize}` },
           changes: (entries) =>
             entries.map((c): Change =>
               c['@removed'] ? { type: 'remove', id: c.id, container: folder.id } : { type: 'upsert', item: contactItem(folder, c) },
@@ -172,12 +171,12 @@ export class ContactsService implements BackupService {
    * before children. Any failure is thrown: a partial tree cannot tell gone folders from unread ones.
    */
   async folders(user: string): Promise<ContactFolderRef[]> {
-    const root = await this.session.get<GraphContactFolder>(`/users/${user}/contactFolders/contacts?$select=${FOLDER_SELECT}`);
+    const root = await this.#session.get<GraphContactFolder>(`/users/${user}/contactFolders/contacts?$select=${FOLDER_SELECT}`);
     const out: ContactFolderRef[] = [{ id: root.id, path: segment(root) }];
     const seen = new Set([root.id]);
     let level = out;
     for (let depth = 0; level.length > 0 && depth < MAX_DEPTH; depth++) {
-      const children = await mapLimit(level, FOLDER_CONCURRENCY, (parent) => this.children(user, parent, parent.id === root.id));
+      const children = await mapLimit(level, FOLDER_CONCURRENCY, (parent) => this.#children(user, parent, parent.id === root.id));
       level = [];
       for (const child of children.flat()) {
         if (seen.has(child.id)) continue;
@@ -189,11 +188,11 @@ export class ContactsService implements BackupService {
     return out;
   }
 
-  private async children(user: string, parent: ContactFolderRef, isRoot: boolean): Promise<ContactFolderRef[]> {
+  async #children(user: string, parent: ContactFolderRef, isRoot: boolean): Promise<ContactFolderRef[]> {
     // /contactFolders lists the default folder's children (the documented way to reach them).
     const url = isRoot ? `/users/${user}/contactFolders` : `/users/${user}/contactFolders/${encodeURIComponent(parent.id)}/childFolders`;
     try {
-      const listed = await this.session.all<GraphContactFolder>(`${url}?$select=${FOLDER_SELECT}`, LIST_HEADERS);
+      const listed = await this.#session.all<GraphContactFolder>(`${url}?$select=${FOLDER_SELECT}`, LIST_HEADERS);
       return listed.map((f) => ({ id: f.id, path: `${parent.path}/${segment(f)}` }));
     } catch (error) {
       // Deleted since its parent was listed: it has no children, and its own round finds it gone.

@@ -21,8 +21,10 @@
 import type { Change, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { holdBack, isResyncRequired } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
+import { isResyncRequired } from './delta.ts';
+import { driveCursor, ROOT_PARENT, UNKNOWN_PARENT } from './drive-cursor.ts';
+import type { DriveState, PreviousDrives, StoredDrive } from './drive-cursor.ts';
 
 interface IdentitySet {
   user?: Identity;
@@ -71,21 +73,6 @@ interface GraphPermission {
   inheritedFrom?: { id?: string };
 }
 
-/** What the cursor keeps per drive: the delta link and the folder tree at that link. */
-export interface DriveState {
-  deltaLink: string;
-  root?: string;
-  /**
-   * Folders as [id, parent, name], compact with no repeated ids: the parent is the index of
-   * another folder of this list, ROOT_PARENT for the drive's root, UNKNOWN_PARENT when Graph never
-   * named it.
-   */
-  folders: [string, number, string][];
-}
-
-const ROOT_PARENT = -1;
-const UNKNOWN_PARENT = -2;
-
 /** A drive to read and how its paths start (`''` for a OneDrive, the library name for SharePoint). */
 export interface DriveTarget {
   id: string;
@@ -107,7 +94,7 @@ const MAX_DEPTH = 400;
 /** The folder tree of a drive: enough to compute any item's path from its parent id. */
 export class FolderTree {
   root: string | undefined;
-  private readonly folders = new Map<string, { parent: string | undefined; name: string }>();
+  readonly #folders = new Map<string, { parent: string | undefined; name: string }>();
 
   static from(state: DriveState | undefined): FolderTree {
     const tree = new FolderTree();
@@ -115,13 +102,13 @@ export class FolderTree {
     tree.root = state.root;
     const parentOf = (parent: number): string | undefined =>
       parent === ROOT_PARENT ? state.root : parent >= 0 ? state.folders[parent]?.[0] : undefined;
-    for (const [id, parent, name] of state.folders) tree.folders.set(id, { parent: parentOf(parent), name });
+    for (const [id, parent, name] of state.folders) tree.#folders.set(id, { parent: parentOf(parent), name });
     return tree;
   }
 
   toState(deltaLink: string): DriveState {
     const index = new Map<string, number>();
-    const entries = [...this.folders];
+    const entries = [...this.#folders];
     entries.forEach(([id], i) => index.set(id, i));
     // The root's children keep the root as their parent: a folder that comes again unchanged in a
     // later round must compare equal, or it would count as moved and be listed again.
@@ -139,7 +126,7 @@ export class FolderTree {
   }
 
   has(id: string): boolean {
-    return id === this.root || this.folders.has(id);
+    return id === this.root || this.#folders.has(id);
   }
 
   setRoot(id: string): void {
@@ -148,22 +135,22 @@ export class FolderTree {
 
   /** Records a folder; `moved` when it was known under another parent or name. */
   set(id: string, parent: string | undefined, name: string): 'new' | 'same' | 'moved' {
-    const old = this.folders.get(id);
-    this.folders.set(id, { parent, name });
+    const old = this.#folders.get(id);
+    this.#folders.set(id, { parent, name });
     if (!old) return 'new';
     return old.parent === parent && old.name === name ? 'same' : 'moved';
   }
 
   /** Forgets a folder and every folder below it; returns their ids (the folder's first). */
   remove(id: string): string[] {
-    if (!this.folders.has(id)) return [];
+    if (!this.#folders.has(id)) return [];
     const children = new Map<string, string[]>();
-    for (const [child, f] of this.folders) if (f.parent !== undefined) children.set(f.parent, [...(children.get(f.parent) ?? []), child]);
+    for (const [child, f] of this.#folders) if (f.parent !== undefined) children.set(f.parent, [...(children.get(f.parent) ?? []), child]);
     const out: string[] = [];
     const queue = [id];
     while (queue.length) {
       const next = queue.shift() as string;
-      if (!this.folders.delete(next)) continue;
+      if (!this.#folders.delete(next)) continue;
       out.push(next);
       queue.push(...(children.get(next) ?? []));
     }
@@ -176,7 +163,7 @@ export class FolderTree {
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
       if (cur === undefined) return undefined;
       if (cur === this.root) return undefined;
-      const f = this.folders.get(cur);
+      const f = this.#folders.get(cur);
       if (!f) return cur;
       cur = f.parent;
     }
@@ -188,7 +175,7 @@ export class FolderTree {
     const parts: string[] = [];
     let cur = id;
     for (let depth = 0; depth < MAX_DEPTH && cur !== undefined && cur !== this.root; depth++) {
-      const f = this.folders.get(cur);
+      const f = this.#folders.get(cur);
       if (!f) break;
       parts.push(f.name);
       cur = f.parent;
@@ -198,12 +185,12 @@ export class FolderTree {
 
   /** Folders in `ids` that have no ancestor in `ids`. */
   topmost(ids: Iterable<string>): string[] {
-    const set = new Set([...ids].filter((id) => this.folders.has(id)));
+    const set = new Set([...ids].filter((id) => this.#folders.has(id)));
     return [...set].filter((id) => {
-      let cur = this.folders.get(id)?.parent;
+      let cur = this.#folders.get(id)?.parent;
       for (let depth = 0; depth < MAX_DEPTH && cur !== undefined; depth++) {
         if (set.has(cur)) return false;
-        cur = this.folders.get(cur)?.parent;
+        cur = this.#folders.get(cur)?.parent;
       }
       return true;
     });
@@ -244,10 +231,10 @@ function personOf(set: IdentitySet | undefined): string | undefined {
 type Step = { type: 'upsert'; item: GraphDriveItem; path: string } | { type: 'remove'; id: string };
 
 export class DriveReader {
-  private readonly session: GraphSession;
+  readonly #session: GraphSession;
 
   constructor(session: GraphSession) {
-    this.session = session;
+    this.#session = session;
   }
 
   /**
@@ -259,16 +246,16 @@ export class DriveReader {
   async *changes(target: DriveTarget, previous: DriveState | undefined): AsyncGenerator<Change, DriveState> {
     if (previous) {
       try {
-        return yield* this.round(target, previous.deltaLink, FolderTree.from(previous));
+        return yield* this.#round(target, previous.deltaLink, FolderTree.from(previous));
       } catch (error) {
         if (!isResyncRequired(error)) throw error;
         yield { type: 'resync', container: target.id, reason: (error as SourceError).issue.code };
       }
     }
-    return yield* this.round(target, `/drives/${target.id}/root/delta?$select=${SELECT}`, new FolderTree());
+    return yield* this.#round(target, `/drives/${target.id}/root/delta?$select=${SELECT}`, new FolderTree());
   }
 
-  private async *round(target: DriveTarget, url: string, tree: FolderTree): AsyncGenerator<Change, DriveState> {
+  async *#round(target: DriveTarget, url: string, tree: FolderTree): AsyncGenerator<Change, DriveState> {
     /** Path each item was emitted with in this round, so the fix-up after folder moves emits only what is stale. */
     const emitted = new Map<string, string>();
     const moved = new Set<string>();
@@ -308,7 +295,7 @@ export class DriveReader {
       pending.get(key)?.delete(id);
     };
 
-    for await (const page of this.session.pages<GraphDriveItem>(url, DELTA_HEADERS)) {
+    for await (const page of this.#session.pages<GraphDriveItem>(url, DELTA_HEADERS)) {
       const steps: Step[] = [];
       for (const item of page.value) {
         if (item.deleted || item['@removed']) {
@@ -340,7 +327,7 @@ export class DriveReader {
         removed.delete(item.id);
         place(item, steps);
       }
-      yield* this.emit(target, steps, emitted);
+      yield* this.#emit(target, steps, emitted);
       deltaLink = page['@odata.deltaLink'] ?? deltaLink;
     }
     if (!deltaLink)
@@ -355,14 +342,14 @@ export class DriveReader {
     const orphans: Step[] = [];
     for (const waiting of pending.values())
       for (const item of waiting.values()) orphans.push({ type: 'upsert', item, path: tree.path(item.parentReference?.id) });
-    yield* this.emit(target, orphans, emitted);
+    yield* this.#emit(target, orphans, emitted);
 
-    for (const folder of tree.topmost(moved)) yield* this.refreshDescendants(target, folder, tree, emitted);
+    for (const folder of tree.topmost(moved)) yield* this.#refreshDescendants(target, folder, tree, emitted);
     return tree.toState(deltaLink);
   }
 
   /** Lists what is below a moved or renamed folder and emits what now has another path. */
-  private async *refreshDescendants(
+  async *#refreshDescendants(
     target: DriveTarget,
     folderId: string,
     tree: FolderTree,
@@ -373,7 +360,7 @@ export class DriveReader {
       const id = queue.shift() as string;
       const path = tree.path(id);
       try {
-        for await (const page of this.session.pages<GraphDriveItem>(
+        for await (const page of this.#session.pages<GraphDriveItem>(
           `/drives/${target.id}/items/${id}/children?$select=${SELECT}`,
           LIST_HEADERS,
         )) {
@@ -386,7 +373,7 @@ export class DriveReader {
             if (emitted.get(child.id) !== path)
               steps.push({ type: 'upsert', item: { ...child, parentReference: { ...child.parentReference, id } }, path });
           }
-          yield* this.emit(target, steps, emitted);
+          yield* this.#emit(target, steps, emitted);
         }
       } catch (error) {
         // A folder deleted since the delta: its removal comes with the next round.
@@ -397,9 +384,9 @@ export class DriveReader {
   }
 
   /** Fetches the permissions of the page's upserts (a few at once), then yields the steps in order. */
-  private async *emit(target: DriveTarget, steps: Step[], emitted: Map<string, string>): AsyncGenerator<Change> {
+  async *#emit(target: DriveTarget, steps: Step[], emitted: Map<string, string>): AsyncGenerator<Change> {
     const permissions = await mapLimit(steps, PERMISSION_CONCURRENCY, (step) =>
-      step.type === 'upsert' ? this.permissions(target.id, step.item.id) : Promise.resolve(undefined),
+      step.type === 'upsert' ? this.#permissions(target.id, step.item.id) : Promise.resolve(undefined),
     );
     for (const [i, step] of steps.entries()) {
       if (step.type === 'remove') {
@@ -413,13 +400,13 @@ export class DriveReader {
         continue;
       }
       emitted.set(step.item.id, step.path);
-      yield { type: 'upsert', item: this.sourceItem(target, step.item, step.path, granted) };
+      yield { type: 'upsert', item: this.#sourceItem(target, step.item, step.path, granted) };
     }
   }
 
-  private async permissions(driveId: string, itemId: string): Promise<string[] | { error: string } | 'gone'> {
+  async #permissions(driveId: string, itemId: string): Promise<string[] | { error: string } | 'gone'> {
     try {
-      return permissionLabels(await this.session.all<GraphPermission>(`/drives/${driveId}/items/${itemId}/permissions`));
+      return permissionLabels(await this.#session.all<GraphPermission>(`/drives/${driveId}/items/${itemId}/permissions`));
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
       if (error.notFound) return 'gone';
@@ -428,7 +415,7 @@ export class DriveReader {
     }
   }
 
-  private sourceItem(
+  #sourceItem(
     target: DriveTarget,
     item: GraphDriveItem,
     folderPath: string,
@@ -458,7 +445,7 @@ export class DriveReader {
       ...(item.createdDateTime ? { created: item.createdDateTime } : {}),
       modified,
       metadata,
-      content: folder ? async () => Buffer.alloc(0) : () => this.download(target.id, item.id, item['@microsoft.graph.downloadUrl']),
+      content: folder ? async () => Buffer.alloc(0) : () => this.#download(target.id, item.id, item['@microsoft.graph.downloadUrl']),
     };
   }
 
@@ -469,15 +456,15 @@ export class DriveReader {
    * tell the two apart and reports the 401 as a refused token); a failure of `/content` is what it
    * says, revoked credentials included.
    */
-  private async download(driveId: string, itemId: string, listedUrl: string | undefined): Promise<AsyncIterable<Uint8Array>> {
+  async #download(driveId: string, itemId: string, listedUrl: string | undefined): Promise<AsyncIterable<Uint8Array>> {
     if (listedUrl) {
       try {
-        return await this.session.stream(listedUrl);
+        return await this.#session.stream(listedUrl);
       } catch (error) {
         if (!(error instanceof SourceError) || !isExpiredUrl(error)) throw error;
       }
     }
-    return this.session.stream(`/drives/${driveId}/items/${itemId}/content`);
+    return this.#session.stream(`/drives/${driveId}/items/${itemId}/content`);
   }
 }
 
@@ -490,71 +477,21 @@ function isFolder(item: GraphDriveItem): boolean {
   return item.folder !== undefined || item.package !== undefined;
 }
 
-/** Where a drive stood after the previous run: its delta state and the path prefix its items carry. */
-export interface StoredDrive {
-  prefix: string;
-  state: DriveState;
-}
-
-/** The cursor of the drive services: versioned JSON of per-drive states. */
-interface StoredDriveCursor {
-  v: 1;
-  drives: Record<string, { prefix: string } & DriveState>;
-}
-
-function isFolderEntry(entry: unknown): entry is [string, number, string] {
-  return (
-    Array.isArray(entry) &&
-    entry.length === 3 &&
-    typeof entry[0] === 'string' &&
-    typeof entry[1] === 'number' &&
-    typeof entry[2] === 'string'
-  );
-}
-
-function storedDrive(value: unknown): StoredDrive | undefined {
-  const v = value as Partial<{ prefix: string } & DriveState> | null;
-  if (!v || typeof v.deltaLink !== 'string' || typeof v.prefix !== 'string' || !Array.isArray(v.folders) || !v.folders.every(isFolderEntry))
-    return undefined;
-  if (v.root !== undefined && typeof v.root !== 'string') return undefined;
-  return { prefix: v.prefix, state: { deltaLink: v.deltaLink, ...(v.root === undefined ? {} : { root: v.root }), folders: v.folders } };
-}
-
 /**
- * The previous cursor of a drive service, read leniently: a drive whose entry cannot be read is
- * listed again from scratch, and a cursor that cannot be read at all still says the snapshot holds
- * items (so every drive is resynced).
+ * A drive service's run: `run` lists the changes from the previous cursor and records in `next`
+ * each drive's state as it goes; the cursor is written from `next`, holding back the containers
+ * the engine names.
  */
-export function readDriveCursor(cursor: string | undefined): { known: boolean; drives: Map<string, StoredDrive> } {
-  const drives = new Map<string, StoredDrive>();
-  if (cursor === undefined) return { known: false, drives };
-  try {
-    const parsed = JSON.parse(cursor) as Partial<StoredDriveCursor>;
-    if (parsed.v === 1 && parsed.drives && typeof parsed.drives === 'object') {
-      for (const [id, entry] of Object.entries(parsed.drives)) {
-        const drive = storedDrive(entry);
-        if (drive) drives.set(id, drive);
-      }
-    }
-  } catch {
-    // an older or damaged cursor: every drive is listed again
-  }
-  return { known: true, drives };
-}
-
-export function writeDriveCursor(drives: ReadonlyMap<string, StoredDrive>): string {
-  const out: StoredDriveCursor['drives'] = {};
-  for (const [id, { prefix, state }] of drives) out[id] = { prefix, ...state };
-  return JSON.stringify({ v: 1, drives: out } satisfies StoredDriveCursor);
-}
-
-/**
- * A drive service's run: `run` lists the changes and records in `next` each drive's state as it
- * goes; the cursor is written from `next`, holding back the containers the engine names.
- */
-export function driveServiceRun(cursor: string | undefined, run: (next: Map<string, StoredDrive>) => AsyncGenerator<Change>): ServiceRun {
+export function driveServiceRun(
+  cursor: string | undefined,
+  run: (previous: PreviousDrives, next: Map<string, StoredDrive>) => AsyncGenerator<Change>,
+): ServiceRun {
+  const previous = driveCursor.parse(cursor);
   const next = new Map<string, StoredDrive>();
-  return { changes: run(next), cursor: (held) => holdBack(writeDriveCursor(next), cursor, held) };
+  return {
+    changes: run(previous, next),
+    cursor: (held) => driveCursor.serialise(driveCursor.holdBack({ drives: next }, previous, held)),
+  };
 }
 
 /** How a drive's round ended: read to the end, failed (the previous state stays), or gone (404). */

@@ -15,9 +15,10 @@ import type { Account, AccountKind, BackupService, Change, ChangeContext, ItemMe
 import { SourceError } from '../../provider.ts';
 import { BatchDownloader } from '../batch.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
-import type { ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import { containersCursor } from './container-cursor.ts';
+import type { ContainerState } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphFolder {
   id: string;
@@ -115,21 +116,21 @@ export class MailService implements BackupService {
   readonly name = 'mail';
   readonly accountKinds: readonly AccountKind[] = ['user', 'sharedMailbox'];
   readonly movesBetweenContainers = true;
-  private readonly session: GraphSession;
+  readonly #session: GraphSession;
   /** MIME downloads of a mailbox go to Graph 20 at a time. */
-  readonly downloads: BatchDownloader;
+  readonly #downloads: BatchDownloader;
 
   constructor(session: GraphSession) {
-    this.session = session;
-    this.downloads = new BatchDownloader(session);
+    this.#session = session;
+    this.#downloads = new BatchDownloader(session);
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    const previous = readCursor(cursor);
+    const previous = containersCursor.parse(cursor);
     let next: Map<string, ContainerState> | undefined;
-    const session = this.session;
+    const session = this.#session;
     const user = encodeURIComponent(account.id);
-    const item = (folder: string, path: string, m: GraphMessage): SourceItem => this.item(user, folder, path, m);
+    const item = (folder: string, path: string, m: GraphMessage): SourceItem => this.#item(user, folder, path, m);
 
     async function* changes(): AsyncGenerator<Change> {
       let folders: GraphFolder[];
@@ -145,7 +146,7 @@ export class MailService implements BackupService {
       const live = folders.filter((f) => !f['@removed'] && !f.isHidden);
       const paths = folderPaths(live);
       const state = new Map<string, ContainerState>();
-      yield* removedContainers(previous.containers, new Set(live.map((f) => f.id)));
+      yield* removedContainers(previous, new Set(live.map((f) => f.id)));
       for (const folder of live) {
         const path = paths.get(folder.id) ?? '';
         const folderId = encodeURIComponent(folder.id);
@@ -173,11 +174,11 @@ export class MailService implements BackupService {
     return {
       changes: changes(),
       // Until the folders could be listed, the previous cursor stands.
-      cursor: (held) => holdBack(next ? writeCursor(next) : (cursor ?? writeCursor(new Map())), cursor, held),
+      cursor: (held) => containersCursor.serialise(containersCursor.holdBack(next ? { containers: next } : previous, previous, held)),
     };
   }
 
-  private item(user: string, folder: string, path: string, m: GraphMessage): SourceItem {
+  #item(user: string, folder: string, path: string, m: GraphMessage): SourceItem {
     const metadata: ItemMetadata = { kind: 'message' };
     if (m.internetMessageId) metadata['internetMessageId'] = m.internetMessageId;
     if (m.isRead !== undefined) metadata['isRead'] = m.isRead;
@@ -204,7 +205,7 @@ export class MailService implements BackupService {
       ...(m.createdDateTime ? { created: m.createdDateTime } : {}),
       modified,
       metadata,
-      content: () => this.downloads.bytes(user, `/users/${user}/messages/${id}/$value`),
+      content: () => this.#downloads.bytes(user, `/users/${user}/messages/${id}/$value`),
     };
   }
 }

@@ -6,9 +6,10 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { DriveReader, driveRound, driveServiceRun, readDriveCursor } from './drive-items.ts';
-import type { DriveState, DriveTarget, StoredDrive } from './drive-items.ts';
-import type { ServiceFactory } from './index.ts';
+import type { DriveState, PreviousDrives, StoredDrive } from './drive-cursor.ts';
+import { DriveReader, driveRound, driveServiceRun } from './drive-items.ts';
+import type { DriveTarget } from './drive-items.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 /** What the object report calls a user's drive. */
 const LABEL = 'OneDrive';
@@ -23,25 +24,26 @@ export class OneDriveService implements BackupService {
   readonly name = 'onedrive';
   readonly accountKinds: readonly AccountKind[] = ['user'];
   readonly movesBetweenContainers = false;
-  private readonly session: GraphSession;
-  private readonly reader: DriveReader;
+  readonly #session: GraphSession;
+  readonly #reader: DriveReader;
 
   constructor(session: GraphSession) {
-    this.session = session;
-    this.reader = new DriveReader(session);
+    this.#session = session;
+    this.#reader = new DriveReader(session);
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    return driveServiceRun(cursor, (next) => this.run(account, cursor, next));
+    return driveServiceRun(cursor, (previous, next) => this.#run(account, previous, next));
   }
 
-  private async *run(account: Account, cursor: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
-    const previous = readDriveCursor(cursor);
-    // A user has one drive; more entries (never written by this service) are dropped.
+  async *#run(account: Account, previous: PreviousDrives, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
     const [known, ...stale] = previous.drives;
-    for (const [id] of stale) yield { type: 'containerRemoved', container: id };
     if (!known) {
-      const lookup = await this.lookup(account.id);
+      const lookup = await this.#lookup(account.id);
+      // A drive whose entry could not be read is gone unless it is still the user's.
+      for (const id of previous.unreadable) {
+        if (lookup.kind === 'none' || (lookup.kind === 'drive' && lookup.id !== id)) yield { type: 'containerRemoved', container: id };
+      }
       if (lookup.kind === 'none') return;
       if (lookup.kind === 'failed') {
         // Without a drive id there is no container yet; the account's drive stands in for it.
@@ -49,20 +51,22 @@ export class OneDriveService implements BackupService {
         return;
       }
       // A cursor without the drive (damaged, or its first round failed) may leave items behind.
-      yield* this.round(lookup.id, undefined, previous.known ? 'NoDeltaLink' : undefined, next);
+      yield* this.#round(lookup.id, undefined, previous.known ? 'NoDeltaLink' : undefined, next);
       return;
     }
+    // A user has one drive; other entries (never written by this service) are dropped.
+    for (const id of [...stale.map(([id]) => id), ...previous.unreadable]) yield { type: 'containerRemoved', container: id };
     const [id, drive] = known;
-    if (yield* this.round(id, drive.state, undefined, next)) return;
+    if (yield* this.#round(id, drive.state, undefined, next)) return;
     // The known drive answered 404: which drive does the user have now?
-    const lookup = await this.lookup(account.id);
+    const lookup = await this.#lookup(account.id);
     if (lookup.kind === 'none') {
       yield { type: 'containerRemoved', container: id };
       return;
     }
     if (lookup.kind === 'drive' && lookup.id !== id) {
       yield { type: 'containerRemoved', container: id };
-      yield* this.round(lookup.id, undefined, undefined, next);
+      yield* this.#round(lookup.id, undefined, undefined, next);
       return;
     }
     // The drive is still the user's (or we cannot tell) though its delta answered 404: keep its
@@ -80,21 +84,21 @@ export class OneDriveService implements BackupService {
   }
 
   /** One round of the drive; false when the drive answered 404 (nothing recorded for it then). */
-  private async *round(
+  async *#round(
     id: string,
     state: DriveState | undefined,
     resync: string | undefined,
     next: Map<string, StoredDrive>,
   ): AsyncGenerator<Change, boolean> {
-    const result = yield* driveRound(this.reader, target(id), state, resync);
+    const result = yield* driveRound(this.#reader, target(id), state, resync);
     if (result.outcome === 'gone') return false;
     if (result.state) next.set(id, { prefix: '', state: result.state });
     return true;
   }
 
-  private async lookup(userId: string): Promise<DriveLookup> {
+  async #lookup(userId: string): Promise<DriveLookup> {
     try {
-      const drive = await this.session.get<{ id: string }>(`/users/${encodeURIComponent(userId)}/drive?$select=id`);
+      const drive = await this.#session.get<{ id: string }>(`/users/${encodeURIComponent(userId)}/drive?$select=id`);
       return { kind: 'drive', id: drive.id };
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;

@@ -7,9 +7,9 @@
 import type { Account, AccountKind, BackupService, Change, ChangeContext, ServiceRun } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { DriveReader, driveRound, driveServiceRun, readDriveCursor } from './drive-items.ts';
-import type { StoredDrive } from './drive-items.ts';
-import type { ServiceFactory } from './index.ts';
+import type { PreviousDrives, StoredDrive } from './drive-cursor.ts';
+import { DriveReader, driveRound, driveServiceRun } from './drive-items.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 interface GraphLibrary {
   id: string;
@@ -20,28 +20,29 @@ export class SharePointService implements BackupService {
   readonly name = 'sharepoint';
   readonly accountKinds: readonly AccountKind[] = ['site'];
   readonly movesBetweenContainers = false;
-  private readonly session: GraphSession;
-  private readonly reader: DriveReader;
+  readonly #session: GraphSession;
+  readonly #reader: DriveReader;
 
   constructor(session: GraphSession) {
-    this.session = session;
-    this.reader = new DriveReader(session);
+    this.#session = session;
+    this.#reader = new DriveReader(session);
   }
 
   changes(account: Account, cursor: string | undefined, _context: ChangeContext): ServiceRun {
-    return driveServiceRun(cursor, (next) => this.run(account, cursor, next));
+    return driveServiceRun(cursor, (previous, next) => this.#run(account, previous, next));
   }
 
-  private async *run(account: Account, cursor: string | undefined, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
-    const previous = readDriveCursor(cursor);
+  async *#run(account: Account, previous: PreviousDrives, next: Map<string, StoredDrive>): AsyncGenerator<Change> {
+    // Libraries of the previous cursor, those whose entry could not be read included.
+    const previousLibraries = [...previous.drives.keys(), ...previous.unreadable];
     let libraries: GraphLibrary[];
     try {
-      libraries = await this.session.all<GraphLibrary>(`/sites/${encodeURIComponent(account.id)}/drives?$select=id,name`);
+      libraries = await this.#session.all<GraphLibrary>(`/sites/${encodeURIComponent(account.id)}/drives?$select=id,name`);
     } catch (error) {
       if (!(error instanceof SourceError) || error.fatalReason) throw error;
       if (error.status === 404) {
         // The site is gone, and its libraries with it.
-        for (const id of previous.drives.keys()) yield { type: 'containerRemoved', container: id };
+        for (const id of previousLibraries) yield { type: 'containerRemoved', container: id };
         return;
       }
       // The libraries cannot be listed: each one known keeps its state for the next run.
@@ -54,14 +55,14 @@ export class SharePointService implements BackupService {
       return;
     }
     const current = new Set(libraries.map((library) => library.id));
-    for (const id of previous.drives.keys()) if (!current.has(id)) yield { type: 'containerRemoved', container: id };
+    for (const id of previousLibraries) if (!current.has(id)) yield { type: 'containerRemoved', container: id };
     for (const library of libraries) {
       const prefix = library.name ?? library.id;
       const old = previous.drives.get(library.id);
       // A renamed library: its items need the new prefix, so it is listed again.
       const state = old?.prefix === prefix ? old.state : undefined;
       const resync = previous.known && !state ? (old ? 'ContainerMoved' : 'NoDeltaLink') : undefined;
-      const result = yield* driveRound(this.reader, { id: library.id, pathPrefix: prefix, label: prefix }, state, resync);
+      const result = yield* driveRound(this.#reader, { id: library.id, pathPrefix: prefix, label: prefix }, state, resync);
       if (result.outcome === 'gone') yield { type: 'containerRemoved', container: library.id };
       else if (result.state) next.set(library.id, { prefix, state: result.state });
       else if (old) next.set(library.id, old);

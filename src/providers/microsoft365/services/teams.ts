@@ -20,10 +20,13 @@ import { createHash } from 'node:crypto';
 import type { Account, AccountKind, BackupService, Change, ItemMetadata, ServiceRun, SourceItem } from '../../provider.ts';
 import { SourceError } from '../../provider.ts';
 import type { GraphSession } from '../graph.ts';
-import { containerRound, holdBack, readCursor, removedContainers, writeCursor } from './delta.ts';
 import { mapLimit } from '../../../concurrency/map-limit.ts';
-import type { ContainerRound, ContainerState } from './delta.ts';
-import type { ServiceFactory } from './index.ts';
+import { containersCursor } from './container-cursor.ts';
+import type { ContainerState, PreviousContainers } from './container-cursor.ts';
+import { containerRound, removedContainers } from './delta.ts';
+import type { ContainerRound } from './delta.ts';
+import { canonicalJson, graphEntity } from './graph-json.ts';
+import type { ServiceFactory } from './service-factory.ts';
 
 /** Graph's page limit for channel messages and replies. */
 const PAGE_SIZE = 50;
@@ -75,21 +78,6 @@ export function conversationId(channelId: string, messageId: string): string {
 
 function isDeleted(message: GraphChatMessage): boolean {
   return message['@removed'] !== undefined || !!message.deletedDateTime;
-}
-
-/** JSON with object keys sorted at every level, so the same conversation always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(v).sort()) sorted[key] = (v as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
-
-/** The message without the response's own annotations (`@odata.type` comes from the delta only). */
-function stored(message: GraphChatMessage): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(message).filter(([key]) => !key.startsWith('@odata.')));
 }
 
 /** Plain text of a message body (Teams bodies are mostly HTML). */
@@ -145,7 +133,7 @@ export function conversationItem(
   allReplies: readonly GraphChatMessage[],
 ): SourceItem {
   const replies = allReplies.filter((r) => !isDeleted(r)).sort(chronological);
-  const content = Buffer.from(canonicalJson({ ...stored(root), replies: replies.map(stored) }), 'utf8');
+  const content = Buffer.from(canonicalJson({ ...graphEntity(root), replies: replies.map(graphEntity) }), 'utf8');
   const modified = [root, ...replies].map((m) => m.lastModifiedDateTime ?? m.createdDateTime ?? '').reduce((a, b) => (b > a ? b : a), '');
   const metadata: ItemMetadata = {
     replies: replies.length,
@@ -173,25 +161,28 @@ class TeamsService implements BackupService {
   readonly name = 'teams';
   readonly accountKinds: readonly AccountKind[] = ['team'];
   readonly movesBetweenContainers = false;
-  private readonly session: GraphSession;
+  readonly #session: GraphSession;
 
   constructor(session: GraphSession) {
-    this.session = session;
+    this.#session = session;
   }
 
   // The previous versions are not needed: replies are listed for every root the delta reports
   // (see the top of the file), and the delta reports every root whose replies changed.
   changes(account: Account, cursor: string | undefined): ServiceRun {
-    const previous = readCursor(cursor);
+    const previous = containersCursor.parse(cursor);
     // Until a channel's round ends it keeps its previous state, so a cursor taken early is safe.
     const next = new Map<string, ContainerState>(previous.containers);
-    return { changes: this.run(account, previous, next), cursor: (held) => holdBack(writeCursor(next), cursor, held) };
+    return {
+      changes: this.#run(account, previous, next),
+      cursor: (held) => containersCursor.serialise(containersCursor.holdBack({ containers: next }, previous, held)),
+    };
   }
 
-  private async *run(account: Account, previous: ReturnType<typeof readCursor>, next: Map<string, ContainerState>): AsyncGenerator<Change> {
+  async *#run(account: Account, previous: PreviousContainers, next: Map<string, ContainerState>): AsyncGenerator<Change> {
     let channels: GraphChannel[];
     try {
-      channels = await this.session.all<GraphChannel>(
+      channels = await this.#session.all<GraphChannel>(
         `/teams/${encodeURIComponent(account.id)}/channels?$select=id,displayName,membershipType`,
       );
     } catch (error) {
@@ -203,11 +194,11 @@ class TeamsService implements BackupService {
     }
     const current = new Set(channels.map((c) => c.id));
     for (const id of previous.containers.keys()) if (!current.has(id)) next.delete(id);
-    yield* removedContainers(previous.containers, current);
+    yield* removedContainers(previous, current);
     for (const channel of channels) {
       const state = yield* containerRound(
-        this.session,
-        this.round(account.id, channel),
+        this.#session,
+        this.#round(account.id, channel),
         previous.containers.get(channel.id),
         previous.known,
       );
@@ -216,7 +207,7 @@ class TeamsService implements BackupService {
     }
   }
 
-  private round(teamId: string, channel: GraphChannel): ContainerRound<GraphChatMessage> {
+  #round(teamId: string, channel: GraphChannel): ContainerRound<GraphChatMessage> {
     const base = channelPath(teamId, channel.id);
     const where = { id: channel.id, path: channel.displayName ?? channel.id };
     return {
@@ -224,18 +215,18 @@ class TeamsService implements BackupService {
       path: where.path,
       firstUrl: `${base}/messages/delta?$top=${PAGE_SIZE}`,
       headers: {},
-      changes: (entries) => this.conversationChanges(base, where, entries),
+      changes: (entries) => this.#conversationChanges(base, where, entries),
     };
   }
 
   /** A delta page's roots as changes; the replies of each live root are listed to build its item. */
-  private async conversationChanges(base: string, channel: { id: string; path: string }, entries: GraphChatMessage[]): Promise<Change[]> {
+  async #conversationChanges(base: string, channel: { id: string; path: string }, entries: GraphChatMessage[]): Promise<Change[]> {
     // The delta gives root messages; a reply here would be a conversation of its own by mistake.
     const roots = entries.filter((m) => !m.replyToId);
     const changes = await mapLimit(roots, REPLIES_CONCURRENCY, async (root): Promise<Change> => {
       if (isDeleted(root)) return { type: 'remove', id: conversationId(channel.id, root.id), container: channel.id };
       try {
-        const replies = await this.session.all<GraphChatMessage>(
+        const replies = await this.#session.all<GraphChatMessage>(
           `${base}/messages/${encodeURIComponent(root.id)}/replies?$top=${PAGE_SIZE}`,
         );
         return { type: 'upsert', item: conversationItem(channel, root, replies) };
