@@ -1,8 +1,10 @@
-// Writes one snapshot. Lock-free: a writer only adds new objects with fresh random names (packs,
-// index files, its manifest), so any number of writers can run at once, and the snapshot
-// manifest is written last. While it runs it writes checkpoint manifests; a writer that is
-// killed leaves packs and at most a checkpoint, and the next writer for the same policy and shard
-// resumes from that checkpoint instead of reading the source again.
+// Writes one snapshot. Writers never block each other: each only adds new objects with fresh
+// random names (packs, index files, its manifest) and holds a shared lock, which only prune's
+// exclusive lock waits for. The snapshot manifest is written last. While it runs it writes
+// checkpoint manifests, one at a time, each replacing the last; a writer that is killed leaves
+// packs and at most a checkpoint. The next writer for the same policy and shard resumes from that
+// checkpoint only if it was written on top of the newest committed snapshot (an older one would
+// shadow what that snapshot knows), and a commit removes every checkpoint of its policy and shard.
 import type { EncodedBlob } from './blob-encoder.ts';
 import { Budget } from './budget.ts';
 import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
@@ -19,14 +21,14 @@ export interface SnapshotWriterOptions {
   shard: number;
   /** Items whose (account, service, id, version) are unchanged are taken from this snapshot without reading content. */
   parent?: 'latest' | string;
-  /** Continue from the newest checkpoint of this policy and shard (default true). */
+  /** Continue from the newest checkpoint of this policy and shard written on top of the newest snapshot (default true). */
   resume?: boolean;
   /** Write a checkpoint after this many new bytes (default 256 MiB) or this long (default 5 minutes). */
   checkpointEveryBytes?: number;
   checkpointEveryMs?: number;
   /** Pack uploads in flight at most (default 2). */
   uploads?: number;
-  /** Blob bytes being compressed and sealed at most; more waits (default 64 MiB), which bounds memory with many large items. */
+  /** Blob bytes being compressed and sealed at most; more waits (default 24 MiB), which bounds memory with many large items. */
   encodeBudgetBytes?: number;
   /** Streamed items read at once at most (default 4); the others' streams wait unread, so memory stays bounded. */
   streamsAtOnce?: number;
@@ -122,6 +124,10 @@ export class SnapshotWriter {
   #bytesSinceCheckpoint = 0;
   #lastCheckpoint: number;
   #checkpointing: Promise<void> | undefined;
+  /** Checkpoint and commit writes, one after the other: each reads what the one before it left. */
+  #persisting: Promise<unknown> = Promise.resolve();
+  /** Checkpoints of this policy and shard that cannot be resumed (older than the newest snapshot): the commit removes them. */
+  #stale: string[] = [];
   #failed: unknown;
   #committed = false;
   #lock: HeldLock | undefined;
@@ -168,15 +174,20 @@ export class SnapshotWriter {
     const repository = this.#repository;
     const { policy, shard, parent } = this.#options;
     const sameSource = (s: SnapshotManifest) => s.policy === policy && s.shard === shard;
+    const newest = (await repository.snapshots()).filter(sameSource).at(-1);
     if (parent) {
-      this.#parent = parent === 'latest' ? (await repository.snapshots()).filter(sameSource).at(-1) : await repository.snapshot(parent);
+      this.#parent = parent === 'latest' ? newest : await repository.snapshot(parent);
       this.#parentId = this.#parent?.id;
     }
-    if (this.#options.resume ?? true) {
-      const checkpoints = (await repository.snapshots('checkpoints')).filter(sameSource);
-      this.#resumed = checkpoints.at(-1);
-      if (this.#resumed) this.#resumedFrom = checkpoints.map((c) => c.id);
-    }
+    // Only an attempt that began after the newest commit, on top of it, may be resumed: an older
+    // checkpoint holds cursors that snapshot has already moved past, and resuming from it would
+    // shadow what that snapshot knows.
+    const checkpoints = (await repository.snapshots('checkpoints')).filter(sameSource);
+    const resumable = (c: SnapshotManifest) => c.parent === newest?.id && (!newest || c.time >= newest.time);
+    const usable = (this.#options.resume ?? true) ? checkpoints.filter(resumable) : [];
+    this.#resumed = usable.at(-1);
+    this.#resumedFrom = usable.map((c) => c.id);
+    this.#stale = checkpoints.filter((c) => !usable.includes(c)).map((c) => c.id);
   }
 
   #storedAccount(manifest: SnapshotManifest | undefined, account: string, service: string): StoredAccount | undefined {
@@ -523,8 +534,18 @@ export class SnapshotWriter {
     await this.#checkpointing;
   }
 
-  /** Writes a checkpoint manifest now and removes this writer's previous one. */
-  async checkpoint(): Promise<SnapshotManifest> {
+  /** Writes a checkpoint manifest now and removes this writer's previous one; calls at the same time take turns. */
+  checkpoint(): Promise<SnapshotManifest> {
+    return this.#inTurn(() => this.#checkpointNow());
+  }
+
+  #inTurn<T>(write: () => Promise<T>): Promise<T> {
+    const turn = this.#persisting.then(write);
+    this.#persisting = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async #checkpointNow(): Promise<SnapshotManifest> {
     const previous = this.#checkpointName;
     const manifest = await this.#persist('checkpoints', newObjectId());
     this.#checkpointName = `checkpoints/${manifest.id}`;
@@ -534,13 +555,13 @@ export class SnapshotWriter {
     return manifest;
   }
 
-  /** Commits the snapshot; afterwards checkpoints of this policy and shard are no longer needed. */
+  /** Commits the snapshot and removes every checkpoint of its policy and shard: none can be resumed after it. */
   async commit(): Promise<SnapshotManifest> {
     if (this.#committed) throw new Error('this snapshot was already committed');
     await this.#checkpointing;
-    const manifest = await this.#persist('snapshots', newObjectId());
+    const manifest = await this.#inTurn(() => this.#persist('snapshots', newObjectId()));
     this.#committed = true;
-    for (const id of this.#resumedFrom) await this.#deleteQuietly(`checkpoints/${id}`);
+    for (const id of [...this.#resumedFrom, ...this.#stale]) await this.#deleteQuietly(`checkpoints/${id}`);
     if (this.#checkpointName) await this.#deleteQuietly(this.#checkpointName);
     this.#spill.close();
     await this.#lock?.release();
