@@ -73,4 +73,41 @@ describe('checkpoints', () => {
     expect(await names(storage, 'checkpoints/')).toEqual([]);
     await repository.close();
   });
+
+  it('never writes a cursor into a checkpoint beside fewer items than the cursor covers', async () => {
+    const storage = new MemoryStorage();
+    const repository = await Repository.init(storage, { key: KEY, encoderThreads: 0 });
+    const writer = await repository.snapshotWriter({ policy: 'p', run: 'p-1', shard: 0 });
+    await writer.openAccount('a', 'mail');
+    await writer.addItem(mail('m1'));
+    // The checkpoint's tree of the open account is held in the encoder until the account's last
+    // item is stored and its cursor set, as when another account's checkpoint overlaps its end.
+    const encoder = repository.encoder;
+    const encode = encoder.encode.bind(encoder);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let treeHeld!: () => void;
+    const held = new Promise<void>((resolve) => (treeHeld = resolve));
+    let first = true;
+    encoder.encode = async (plaintext, keep) => {
+      if (first && plaintext.subarray(0, 10).toString() === '{"items":[') {
+        first = false;
+        treeHeld();
+        await gate;
+      }
+      return encode(plaintext, keep);
+    };
+    const checkpoint = writer.checkpoint();
+    await held;
+    await writer.addItem(mail('m2'));
+    writer.setDeltaToken('a', 'mail', 'covers-m1-and-m2');
+    release();
+    await writer.finishAccount('a', 'mail');
+    const account = (await checkpoint).accounts.find((a) => a.account === 'a')!;
+    expect(account).toMatchObject({ items: 1 });
+    expect(account.deltaToken).toBeUndefined();
+    const committed = await writer.commit();
+    expect(committed.accounts.find((a) => a.account === 'a')).toMatchObject({ items: 2, deltaToken: 'covers-m1-and-m2' });
+    await repository.close();
+  });
 });

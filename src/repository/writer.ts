@@ -460,12 +460,17 @@ export class SnapshotWriter {
       // Nothing changed since the stored account: its trees are this snapshot's too.
       return storedTree(state.account, state.service, from, state.deltaToken);
     }
+    // The entries and the cursor are taken together, before the first await: a checkpoint may write
+    // an open account while its items are still being added, and a cursor read after those awaits
+    // would claim items this tree does not hold.
+    const deltaToken = state.deltaToken;
     const ids = [...state.entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const all = ids.map((id) => state.entries.get(id)!);
     const trees: string[] = [];
     let bytes = 0;
     for (let i = 0; i < ids.length; i += TREE_ITEMS) {
       // A tree is the entries' own JSON records, copied between its brackets: nothing is parsed or decoded again.
-      const records = ids.slice(i, i + TREE_ITEMS).map((id) => state.entries.get(id)!);
+      const records = all.slice(i, i + TREE_ITEMS);
       const tree = Buffer.allocUnsafe(TREE_OPEN.length + records.reduce((n, r) => n + r.length + 1, 0) + TREE_CLOSE.length - 1);
       let at = TREE_OPEN.copy(tree, 0);
       for (let k = 0; k < records.length;) {
@@ -489,7 +494,7 @@ export class SnapshotWriter {
       trees,
       items: ids.length,
       bytes,
-      ...(state.deltaToken === undefined ? {} : { deltaToken: state.deltaToken }),
+      ...(deltaToken === undefined ? {} : { deltaToken }),
     };
   }
 
