@@ -7,11 +7,6 @@
 //
 // Type-only imports count: `tsPreCompilationDeps: true` makes dependency-cruiser read the TypeScript
 // source before compilation, so `import type` and `import { type X }` are edges like any other.
-//
-// Temporary: `npm run lint:deps` passes `--ignore-known .dependency-cruiser-known-violations.json`,
-// the cycles other branches are removing (src/repository/, src/providers/microsoft365/services/,
-// test/emulators/microsoft/). Any other violation fails. Once those branches are merged, delete
-// the file and the flag; `npx depcruise src test bench --no-ignore-known` shows what remains.
 
 const TEST_CODE = ['\\.test\\.ts$', '\\.test-support\\.ts$', '^src/repository/testing/'];
 

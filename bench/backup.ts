@@ -1,6 +1,6 @@
 // The backup benchmark: the real worker (bench/backup/worker-runner.ts, its own process) against
 // the Microsoft 365 emulator (test/emulators/cli.ts, another process beside it) with the
-// repository on a private MinIO. Three scenarios, each against a fresh emulator:
+// repository on a private MinIO. Four scenarios, each against a fresh emulator:
 //
 // - unthrottled: mailboxes of ~30 KiB messages, throttling off, no latency: items/s and MiB/s of
 //   a base backup;
@@ -11,7 +11,10 @@
 //   the accepted mailbox requests per second measured from the end of the first window (whose
 //   burst a sliding window allows) to the end of the run, against 50 x limit / window;
 // - noChange: a base backup of 20 mailboxes of 5,000 items, then a run with nothing changed:
-//   API calls (per folder) and seconds.
+//   API calls (per folder) and seconds;
+// - flat: base backups of 10 mailboxes of 10,000 and of 100,000 small messages (2 KiB), each
+//   into its own repository, unthrottled: the two peaks and their ratio (memory must not grow
+//   with a mailbox).
 //
 // Results go to bench/results/backup.json.
 import { spawn } from 'node:child_process';
@@ -38,11 +41,14 @@ export interface BackupBenchOptions {
   windowSeconds: number;
   noChangeMailboxes: number;
   noChangeItems: number;
+  flatMailboxes: number;
+  flatSmallItems: number;
+  flatLargeItems: number;
   scenarios: readonly Scenario[];
   keep: boolean;
 }
 
-export const SCENARIOS = ['unthrottled', 'throttled', 'noChange'] as const;
+export const SCENARIOS = ['unthrottled', 'throttled', 'noChange', 'flat'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 interface Connection {
@@ -345,6 +351,52 @@ export async function runBackupBench(options: BackupBenchOptions): Promise<numbe
       } finally {
         await emulator.stop();
       }
+    }
+    if (options.scenarios.includes('flat')) {
+      const runs: Record<string, unknown> = {};
+      const peaks: number[] = [];
+      for (const [size, items] of [
+        ['small', options.flatSmallItems],
+        ['large', options.flatLargeItems],
+      ] as const) {
+        const name = `flat-${size}`;
+        const emulator = await startEmulatorProcess(workDir, name, mailOnly(options.flatMailboxes, items, 2 * 1024));
+        try {
+          log(`flat: ${options.flatMailboxes} mailboxes x ${items} messages of ~2 KiB`);
+          // The emulator does not throttle: the worker's own per-mailbox budget (Microsoft's 10,000
+          // requests per 10 minutes) would pace a mailbox of more than 10,000 messages instead (0: none).
+          const r = await runWorker(storage, workDir, emulator, name, name, [
+            '--concurrency',
+            String(options.flatMailboxes),
+            '--budget',
+            JSON.stringify({ mailboxRequests: 0 }),
+          ]);
+          const t = r.result.statistics.total;
+          peak = Math.max(peak, r.peakRssBytes);
+          peaks.push(r.peakRssBytes);
+          runs[size] = {
+            mailboxes: options.flatMailboxes,
+            itemsPerMailbox: items,
+            items: t.added.count,
+            seconds: r.seconds,
+            itemsPerSec: t.added.count / r.seconds,
+            cpuSeconds: r.cpu.processSeconds,
+            mainThreadCpuSeconds: r.cpu.mainThreadSeconds,
+            peakRssBytes: r.peakRssBytes,
+            memoryPeaks: r.memoryPeaks,
+          };
+          log(
+            `flat: ${t.added.count} items in ${r.seconds.toFixed(1)} s = ${(t.added.count / r.seconds).toFixed(0)} items/s, ${memory(r)}; CPU ${r.cpu.processSeconds.toFixed(1)} s (main thread ${r.cpu.mainThreadSeconds.toFixed(1)} s)`,
+          );
+        } finally {
+          await emulator.stop();
+        }
+      }
+      const ratio = peaks[1]! / peaks[0]!;
+      results['flat'] = { runs, peakRatio: ratio };
+      log(
+        `flat: peak RSS ${mib(peaks[1]!)} at ${options.flatLargeItems} per mailbox, ${mib(peaks[0]!)} at ${options.flatSmallItems}: ${ratio.toFixed(2)}x`,
+      );
     }
     results['peakRssBytes'] = peak;
     writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);

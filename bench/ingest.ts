@@ -116,7 +116,7 @@ class Bench {
     this.work = work;
   }
 
-  private logFile(tool: Tool, corpus: CorpusName): string {
+  #logFile(tool: Tool, corpus: CorpusName): string {
     return join(this.work, 'logs', `${tool}-${corpus}.log`);
   }
 
@@ -125,23 +125,23 @@ class Bench {
   }
 
   async init(tool: Tool, corpus: CorpusName): Promise<void> {
-    const logFile = this.logFile(tool, corpus);
+    const logFile = this.#logFile(tool, corpus);
     if (tool === 'restic') {
       const repo = resticRepo(this.options.restic, this.storage, this.prefix(tool, corpus), join(this.work, 'restic-cache'));
       await resticInit(repo, logFile);
       this.resticRepositoryVersion ??= await resticRepositoryVersion(repo, logFile);
       this.resticRepos.set(corpus, repo);
     } else {
-      await saasbackupInit(this.target(corpus), logFile);
+      await saasbackupInit(this.#target(corpus), logFile);
     }
   }
 
-  private target(corpus: CorpusName): SaasbackupTarget {
+  #target(corpus: CorpusName): SaasbackupTarget {
     return { storage: this.storage, prefix: this.prefix('saasbackup', corpus) };
   }
 
   async backup(tool: Tool, corpus: CorpusName, run: RunName, dir: string, expected: CorpusTotals): Promise<RunResult> {
-    const logFile = this.logFile(tool, corpus);
+    const logFile = this.#logFile(tool, corpus);
     const timeoutMs = this.options.timeoutMinutes * 60_000;
     const prefix = this.prefix(tool, corpus);
     const before = await this.storage.stored(prefix);
@@ -171,7 +171,7 @@ class Bench {
       details = { toolSeconds: r.summary.total_duration, summary: r.summary };
     } else {
       const r = await saasbackupBackup(
-        this.target(corpus),
+        this.#target(corpus),
         { dir, service: corpus === 'mail' ? 'mail' : 'onedrive', run, concurrency: this.options.concurrency },
         logFile,
         timeoutMs,

@@ -104,7 +104,7 @@ program
 program
   .command('backup')
   .description(
-    'the worker against the Microsoft 365 emulator, repository on MinIO: unthrottled throughput, quota use under throttling, a run with nothing changed',
+    'the worker against the Microsoft 365 emulator, repository on MinIO: unthrottled throughput, quota use under throttling, a run with nothing changed, memory with mailbox size',
   )
   .option('--unthrottled-mailboxes <n>', 'unthrottled: mailboxes', positiveInt, 10)
   .option('--unthrottled-items <n>', 'unthrottled: messages per mailbox (~30 KiB each)', positiveInt, 3000)
@@ -113,6 +113,9 @@ program
   .option('--window-seconds <s>', "throttled: Microsoft's 10-minute window shortened to this, at the same rate", positiveInt, 30)
   .option('--unchanged-mailboxes <n>', 'noChange: mailboxes', positiveInt, 20)
   .option('--unchanged-items <n>', 'noChange: messages per mailbox', positiveInt, 5000)
+  .option('--flat-mailboxes <n>', 'flat: mailboxes', positiveInt, 10)
+  .option('--flat-small-items <n>', 'flat: messages per mailbox of the small run (~2 KiB each)', positiveInt, 10_000)
+  .option('--flat-large-items <n>', 'flat: messages per mailbox of the large run', positiveInt, 100_000)
   .option('--scenarios <list>', `scenarios to run (${SCENARIOS.join(',')})`, listOf(SCENARIOS), [...SCENARIOS])
   .option('--keep', 'keep the work directory afterwards', false)
   .option('--out <file>', 'results file', fileURLToPath(new URL('./results/backup.json', import.meta.url)))

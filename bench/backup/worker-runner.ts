@@ -73,6 +73,18 @@ const sample = (): void => {
   for (const k of Object.keys(peaks) as (keyof typeof peaks)[]) peaks[k] = Math.max(peaks[k], m[k]);
 };
 setInterval(sample, 100).unref();
+// BENCH_MEMORY_LOG_MS=<ms>: log the memory figures on stderr that often (to see what grows in a long run).
+if (process.env['BENCH_MEMORY_LOG_MS']) {
+  setInterval(() => {
+    const m = process.memoryUsage();
+    const at = ((performance.now() - started) / 1000).toFixed(0);
+    console.error(
+      `memory at ${at} s: ${Object.entries(m)
+        .map(([k, v]) => `${k} ${(v / 1048576).toFixed(0)}`)
+        .join(', ')} MiB`,
+    );
+  }, Number(process.env['BENCH_MEMORY_LOG_MS'])).unref();
+}
 // BENCH_HEAP_SNAPSHOT_MS=<ms>: write a V8 heap snapshot that long after the start (to see what the heap holds).
 if (process.env['BENCH_HEAP_SNAPSHOT_MS']) {
   setTimeout(() => {

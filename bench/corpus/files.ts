@@ -82,67 +82,67 @@ export interface FilesChangeStats {
 
 /** An endless stream of the bytes a kind of file is made of. */
 class ContentSource {
-  private readonly kind: Kind;
-  private readonly rng: Prng;
-  private readonly random: ByteStream;
-  private text = Buffer.alloc(0);
-  private textMs = Date.UTC(2024, 0, 1);
+  readonly #kind: Kind;
+  readonly #rng: Prng;
+  readonly #random: ByteStream;
+  #text = Buffer.alloc(0);
+  #textMs = Date.UTC(2024, 0, 1);
 
   constructor(kind: Kind, label: string) {
-    this.kind = kind;
-    this.rng = new Prng(label);
-    this.random = new ByteStream(label);
+    this.#kind = kind;
+    this.#rng = new Prng(label);
+    this.#random = new ByteStream(label);
   }
 
-  private textBytes(n: number): Buffer {
-    while (this.text.length < n) {
+  #textBytes(n: number): Buffer {
+    while (this.#text.length < n) {
       let chunk: string;
-      if (this.kind === 'csv' || (this.kind !== 'log' && this.rng.chance(0.5))) {
-        chunk = csvText(this.rng, 256 * KiB, false);
+      if (this.#kind === 'csv' || (this.#kind !== 'log' && this.#rng.chance(0.5))) {
+        chunk = csvText(this.#rng, 256 * KiB, false);
       } else {
-        const r = logText(this.rng, 256 * KiB, this.textMs);
-        this.textMs = r.endMs;
+        const r = logText(this.#rng, 256 * KiB, this.#textMs);
+        this.#textMs = r.endMs;
         chunk = r.text;
       }
-      this.text = Buffer.concat([this.text, Buffer.from(chunk, 'latin1')]);
+      this.#text = Buffer.concat([this.#text, Buffer.from(chunk, 'latin1')]);
     }
-    const out = this.text.subarray(0, n);
-    this.text = this.text.subarray(n);
+    const out = this.#text.subarray(0, n);
+    this.#text = this.#text.subarray(n);
     return Buffer.from(out);
   }
 
   /** Mixed content: pages of `page` bytes, each zeros, text or random. */
-  private mixed(n: number, page: number, pZero: number, pText: number): Buffer {
+  #mixed(n: number, page: number, pZero: number, pText: number): Buffer {
     const parts: Buffer[] = [];
     for (let done = 0; done < n; done += page) {
       const len = Math.min(page, n - done);
-      const r = this.rng.float();
+      const r = this.#rng.float();
       if (r < pZero) {
         const b = Buffer.alloc(len);
         // Mostly-empty pages still carry a header.
-        if (len >= 16) this.random.next(16).copy(b);
+        if (len >= 16) this.#random.next(16).copy(b);
         parts.push(b);
       } else if (r < pZero + pText) {
-        parts.push(this.textBytes(len));
+        parts.push(this.#textBytes(len));
       } else {
-        parts.push(this.random.next(len));
+        parts.push(this.#random.next(len));
       }
     }
     return Buffer.concat(parts);
   }
 
   next(n: number): Buffer {
-    switch (this.kind) {
+    switch (this.#kind) {
       case 'log':
       case 'csv':
-        return this.textBytes(n);
+        return this.#textBytes(n);
       case 'video':
       case 'archive':
-        return this.random.next(n);
+        return this.#random.next(n);
       case 'database':
-        return this.mixed(n, 8 * KiB, 0.25, 0.4);
+        return this.#mixed(n, 8 * KiB, 0.25, 0.4);
       case 'disk':
-        return this.mixed(n, 64 * KiB, 0.4, 0.2);
+        return this.#mixed(n, 64 * KiB, 0.4, 0.2);
     }
   }
 }

@@ -212,33 +212,33 @@ function makeAttachment(rng: Prng, label: string, median: number, sigma: number)
 /** Attachments shared between mailboxes, generated on first use and kept (encoded) in memory. */
 class SharedPool {
   readonly size: number;
-  private readonly seed: string;
-  private readonly cache = new Map<number, Attachment>();
+  readonly #seed: string;
+  readonly #cache = new Map<number, Attachment>();
 
   constructor(seed: string, size: number) {
-    this.seed = seed;
+    this.#seed = seed;
     this.size = size;
   }
 
   get(k: number): Attachment {
-    let a = this.cache.get(k);
+    let a = this.#cache.get(k);
     if (a === undefined) {
-      const rng = new Prng(`${this.seed}/mail/shared/${k}`);
+      const rng = new Prng(`${this.#seed}/mail/shared/${k}`);
       // Shared files are the bigger ones: decks, reports, newsletters (median 250 KiB).
-      a = makeAttachment(rng, `${this.seed}/mail/shared/${k}`, 250 * KiB, 0.9);
-      this.cache.set(k, a);
+      a = makeAttachment(rng, `${this.#seed}/mail/shared/${k}`, 250 * KiB, 0.9);
+      this.#cache.set(k, a);
     }
     return a;
   }
 
   rawBytes(): number {
     let sum = 0;
-    for (const a of this.cache.values()) sum += a.rawSize;
+    for (const a of this.#cache.values()) sum += a.rawSize;
     return sum;
   }
 
   used(): number {
-    return this.cache.size;
+    return this.#cache.size;
   }
 }
 

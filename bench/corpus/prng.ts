@@ -5,28 +5,28 @@ import { createCipheriv, createHash } from 'node:crypto';
 import type { Cipheriv } from 'node:crypto';
 
 export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  #a: number;
+  #b: number;
+  #c: number;
+  #d: number;
 
   constructor(seed: string) {
     const h = createHash('sha256').update(seed).digest();
-    this.a = h.readUInt32LE(0);
-    this.b = h.readUInt32LE(4);
-    this.c = h.readUInt32LE(8);
-    this.d = h.readUInt32LE(12) | 1;
+    this.#a = h.readUInt32LE(0);
+    this.#b = h.readUInt32LE(4);
+    this.#c = h.readUInt32LE(8);
+    this.#d = h.readUInt32LE(12) | 1;
     for (let i = 0; i < 12; i++) this.u32();
   }
 
   /** sfc32: 32 random bits as an unsigned integer. */
   u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
+    const t = (((this.#a + this.#b) | 0) + this.#d) | 0;
+    this.#d = (this.#d + 1) | 0;
+    this.#a = this.#b ^ (this.#b >>> 9);
+    this.#b = (this.#c + (this.#c << 3)) | 0;
+    this.#c = (this.#c << 21) | (this.#c >>> 11);
+    this.#c = (this.#c + t) | 0;
     return t >>> 0;
   }
 
@@ -105,15 +105,15 @@ export class Prng {
 
 /** An endless, reproducible stream of incompressible bytes (AES-128-CTR over zeros). */
 export class ByteStream {
-  private readonly cipher: Cipheriv;
+  readonly #cipher: Cipheriv;
 
   constructor(label: string) {
     const h = createHash('sha256').update(`bytes:${label}`).digest();
-    this.cipher = createCipheriv('aes-128-ctr', h.subarray(0, 16), h.subarray(16, 32));
+    this.#cipher = createCipheriv('aes-128-ctr', h.subarray(0, 16), h.subarray(16, 32));
   }
 
   next(length: number): Buffer {
-    return this.cipher.update(Buffer.alloc(length));
+    return this.#cipher.update(Buffer.alloc(length));
   }
 }
 

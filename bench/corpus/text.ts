@@ -107,14 +107,14 @@ export function domain(rng: Prng): string {
 }
 
 export class TextGen {
-  private readonly rng: Prng;
+  readonly #rng: Prng;
 
   constructor(rng: Prng) {
-    this.rng = rng;
+    this.#rng = rng;
   }
 
   word(): string {
-    return VOCAB[ZIPF_TABLE[this.rng.u32() >>> (32 - ZIPF_TABLE_BITS)] ?? 0] ?? 'the';
+    return VOCAB[ZIPF_TABLE[this.#rng.u32() >>> (32 - ZIPF_TABLE_BITS)] ?? 0] ?? 'the';
   }
 
   /** `n` words separated by spaces. */
@@ -125,11 +125,11 @@ export class TextGen {
   }
 
   sentence(): string {
-    const n = 4 + this.rng.int(16);
+    const n = 4 + this.#rng.int(16);
     let s = this.words(n);
-    if (this.rng.chance(0.15)) s += `, ${this.words(2 + this.rng.int(6))}`;
-    if (this.rng.chance(0.05)) s += ` ${1 + this.rng.int(2000)}`;
-    const end = this.rng.weighted([
+    if (this.#rng.chance(0.15)) s += `, ${this.words(2 + this.#rng.int(6))}`;
+    if (this.#rng.chance(0.05)) s += ` ${1 + this.#rng.int(2000)}`;
+    const end = this.#rng.weighted([
       ['.', 8],
       ['?', 1],
       ['!', 1],
@@ -138,7 +138,7 @@ export class TextGen {
   }
 
   paragraph(): string {
-    const n = 1 + this.rng.int(6);
+    const n = 1 + this.#rng.int(6);
     const out: string[] = [];
     for (let i = 0; i < n; i++) out.push(this.sentence());
     return out.join(' ');
@@ -157,7 +157,7 @@ export class TextGen {
   }
 
   title(): string {
-    const s = this.words(2 + this.rng.int(6));
+    const s = this.words(2 + this.#rng.int(6));
     return s.charAt(0).toUpperCase() + s.slice(1);
   }
 }

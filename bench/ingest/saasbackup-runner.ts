@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Repository } from '../../src/repository/repository.ts';
 import { S3Storage } from '../../src/repository/storage/s3.ts';
-import type { EntrySummary } from '../../src/repository/writer.ts';
+import type { AccountItems } from '../../src/repository/writer.ts';
 
 const MiB = 1024 * 1024;
 /** Items larger than this are handed to the writer as a stream rather than a Buffer. */
@@ -128,7 +128,7 @@ async function backup(options: {
     .filter((e) => e.isDirectory())
     .sort(byName)
     .map((e) => e.name);
-  const opening = new Map<string, Promise<ReadonlyMap<string, EntrySummary>>>();
+  const opening = new Map<string, Promise<AccountItems>>();
   const open = (account: string) => {
     let entries = opening.get(account);
     if (entries === undefined) {
@@ -144,7 +144,7 @@ async function backup(options: {
     accounts.slice(i, i + 1 + OPEN_AHEAD).forEach(open);
     const entries = await open(account);
     opening.delete(account);
-    const seen = new Set<string>();
+    const seen = writer.idSet();
     const mine = new Set<Promise<void>>();
     for (const f of walkAccount(options.dir, account)) {
       items++;
@@ -185,7 +185,7 @@ async function backup(options: {
     finishing.push(
       (async () => {
         await Promise.all(mine);
-        for (const id of [...entries.keys()]) {
+        for (const id of entries.ids()) {
           if (seen.has(id)) continue;
           writer.removeItem(account, service, id);
           outcome.removed++;

@@ -4,7 +4,15 @@
 import { hostname } from 'node:os';
 import { RepositoryError } from './errors.ts';
 import { newObjectId } from './index.ts';
-import type { Repository } from './repository.ts';
+import type { Storage } from './storage/storage.ts';
+
+/** What locking needs of a repository (Repository has it). */
+export interface LockTarget {
+  readonly storage: Storage;
+  clock(): Date;
+  sealBytes(plaintext: Buffer): Buffer;
+  getSealed(name: string): Promise<Buffer>;
+}
 
 export interface LockRecord {
   exclusive: boolean;
@@ -22,7 +30,7 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-async function liveLocks(repository: Repository): Promise<{ name: string; record: LockRecord }[]> {
+async function liveLocks(repository: LockTarget): Promise<{ name: string; record: LockRecord }[]> {
   const now = repository.clock().getTime();
   const locks: { name: string; record: LockRecord }[] = [];
   for await (const object of repository.storage.list('locks/')) {
@@ -40,7 +48,7 @@ function describe(record: LockRecord): string {
   return `${record.exclusive ? 'an exclusive' : 'a shared'} lock held by ${record.holder} on ${record.host} (pid ${record.pid}) since ${record.created}, expiring ${record.expires}`;
 }
 
-export async function acquireLock(repository: Repository, holder: string, exclusive: boolean): Promise<HeldLock> {
+export async function acquireLock(repository: LockTarget, holder: string, exclusive: boolean): Promise<HeldLock> {
   const conflicting = (await liveLocks(repository)).filter((lock) => exclusive || lock.record.exclusive);
   if (conflicting.length > 0) {
     throw new RepositoryError(
@@ -84,6 +92,6 @@ export async function acquireLock(repository: Repository, holder: string, exclus
   };
 }
 
-function sealLock(repository: Repository, record: LockRecord): Buffer {
+function sealLock(repository: LockTarget, record: LockRecord): Buffer {
   return repository.sealBytes(Buffer.from(JSON.stringify(record)));
 }

@@ -1,10 +1,13 @@
-// Prune: under an exclusive lock, mark every blob the snapshots and checkpoints need, delete packs
-// nobody needs, repack mostly-empty packs, and replace the index files with one fresh set.
+// Prune: under an exclusive lock, remove the checkpoints no writer can resume any more, mark every
+// blob the snapshots and the other checkpoints need, delete packs nobody needs, repack
+// mostly-empty packs, and replace the index files with one fresh set.
 // Order keeps the repository whole if prune dies at any point: new packs, then the new index
 // (which names the index files it supersedes), then deleting old index files, then old packs.
 // Objects under S3 Object Lock are never forced: they are counted as space not freed yet.
-import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
+import type { PackEntry } from './index.ts';
 import { acquireLock } from './locks.ts';
+import type { SnapshotManifest } from './model.ts';
+import { resumableCheckpoints } from './checkpoints.ts';
 import { isRepositoryError } from './errors.ts';
 import { PACK_TARGET_BYTES, PackBuilder, packIdOfName, packName } from './pack.ts';
 import type { Repository } from './repository.ts';
@@ -28,6 +31,8 @@ export interface PruneReport {
   bytesLocked: number;
   lockedUntil?: string;
   indexFilesReplaced: number;
+  /** Checkpoints no writer can resume (checkpoints.ts), removed (dry run: to be removed). */
+  checkpointsRemoved: number;
   /** Temp files of writes a crash interrupted (directory repositories). */
   tempFilesRemoved: number;
   blobsKept: number;
@@ -53,16 +58,43 @@ async function pruneLocked(repository: Repository, options: PruneOptions, progre
     bytesFreed: 0,
     bytesLocked: 0,
     indexFilesReplaced: 0,
+    checkpointsRemoved: 0,
     tempFilesRemoved: 0,
     blobsKept: 0,
     blobsRemoved: 0,
   };
   await repository.loadIndex();
   const { index, storage } = repository;
+  const remove = async (name: string, size: number): Promise<boolean> => {
+    try {
+      await storage.delete(name);
+      report.bytesFreed += size;
+      return true;
+    } catch (error) {
+      if (!isRepositoryError(error, 'ObjectLocked')) throw error;
+      report.bytesLocked += size;
+      const until = /until (\S+)/.exec(error.message)?.[1];
+      if (until && (!report.lockedUntil || until > report.lockedUntil)) report.lockedUntil = until;
+      return false;
+    }
+  };
+
+  // Removed first, so that what only they needed is freed now; one that Object Lock keeps stays whole.
+  const snapshots = await repository.snapshots();
+  const checkpoints = await repository.snapshots('checkpoints');
+  const resumable = resumableCheckpoints(snapshots, checkpoints);
+  const kept: SnapshotManifest[] = [];
+  for (const checkpoint of checkpoints) {
+    if (resumable.has(checkpoint.id)) kept.push(checkpoint);
+    else if (options.dryRun) report.checkpointsRemoved += 1;
+    else if (await remove(`checkpoints/${checkpoint.id}`, 0)) report.checkpointsRemoved += 1;
+    else kept.push(checkpoint);
+  }
+  progress(`${report.checkpointsRemoved} checkpoints no writer can resume removed, ${kept.length} kept`);
 
   progress('marking blobs that snapshots and checkpoints need');
   const needed = new Set<string>();
-  for (const manifest of [...(await repository.snapshots()), ...(await repository.snapshots('checkpoints'))]) {
+  for (const manifest of [...snapshots, ...kept]) {
     for (const tree of manifest.accounts) {
       for (const treeId of tree.trees) {
         needed.add(treeId);
@@ -99,7 +131,7 @@ async function pruneLocked(repository: Repository, options: PruneOptions, progre
   let builder = new PackBuilder();
   const flush = async () => {
     if (builder.count === 0) return;
-    const { id, bytes, blobs } = builder.finish(repository.masterKey.encryption);
+    const { id, bytes, blobs } = repository.sealPack(builder);
     await repository.putObject(packName(id), bytes, id);
     written.push({ id, size: bytes.length, blobs });
     builder = new PackBuilder(builder.recycle());
@@ -119,23 +151,9 @@ async function pruneLocked(repository: Repository, options: PruneOptions, progre
 
   // Unreadable index files are replaced too: their packs came from pack headers.
   const oldIndexFiles = [...index.files.keys(), ...repository.damagedIndexes.keys()];
-  const newIndexName = `index/${newObjectId()}`;
-  await repository.putObject(newIndexName, await encodeIndex(repository.masterKey.encryption, [...keep, ...written], oldIndexFiles));
+  const newIndexName = await repository.writeIndex([...keep, ...written], oldIndexFiles);
   progress(`wrote ${newIndexName} for ${keep.length + written.length} packs`);
 
-  const remove = async (name: string, size: number): Promise<boolean> => {
-    try {
-      await storage.delete(name);
-      report.bytesFreed += size;
-      return true;
-    } catch (error) {
-      if (!isRepositoryError(error, 'ObjectLocked')) throw error;
-      report.bytesLocked += size;
-      const until = /until (\S+)/.exec(error.message)?.[1];
-      if (until && (!report.lockedUntil || until > report.lockedUntil)) report.lockedUntil = until;
-      return false;
-    }
-  };
   for (const name of oldIndexFiles) if (await remove(name, 0)) report.indexFilesReplaced += 1;
   for (const pack of [...drop, ...repack]) if (await remove(packName(pack.id), pack.size)) report.packsDeleted += 1;
   for (const name of unindexed) {

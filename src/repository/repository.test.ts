@@ -150,7 +150,7 @@ describe('repository', () => {
     expect(previous?.deltaToken).toBe('token-1');
     expect(previous?.items).toBe(4);
     const live = await second.openAccount('a@contoso.com', 'mail', previous);
-    expect([...live.keys()].sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect([...live.ids()].sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
     expect(second.removeItem('a@contoso.com', 'mail', 'm1')?.container).toBe('inbox');
     let downloads = 0;
     const moved = { ...mail('a@contoso.com', 'm2', 'body 2'), container: 'inbox' };

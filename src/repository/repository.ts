@@ -14,11 +14,12 @@ import { Chunker } from './chunker.ts';
 import { decodeBlob } from './compression.ts';
 import { generateMasterKey, idMatches, open, seal, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey } from './crypto.ts';
 import { isRepositoryError, RepositoryError } from './errors.ts';
-import { decodeIndex, MasterIndex, newObjectId, type IndexFileContent } from './index.ts';
+import { decodeIndex, encodeIndex, MasterIndex, newObjectId, type PackEntry } from './index.ts';
+import { acquireLock, type HeldLock } from './locks.ts';
 import type { ItemEntry, SnapshotManifest } from './model.ts';
-import { packIdOfName, packName, parsePackHeader, type PackedBlob } from './pack.ts';
+import { packIdOfName, packName, parsePackHeader, type PackBuilder, type PackedBlob } from './pack.ts';
 import type { Storage } from './storage/storage.ts';
-import { SnapshotWriter, type SnapshotWriterOptions } from './writer.ts';
+import { SnapshotWriter, type SnapshotWriterOptions, type WriterRepository } from './writer.ts';
 
 export interface RepositoryConfig {
   version: 1;
@@ -53,7 +54,7 @@ async function fetchIndexFiles(storage: Storage, known: ReadonlySet<string>): Pr
   return new Map(names.map((name, i) => [name, bodies[i]!]));
 }
 
-export class Repository {
+export class Repository implements WriterRepository {
   readonly storage: Storage;
   readonly config: RepositoryConfig;
   readonly index = new MasterIndex();
@@ -78,10 +79,6 @@ export class Repository {
   get encoder(): BlobEncoder {
     this.#encoder ??= createBlobEncoder(this.#key, this.#encoderThreads);
     return this.#encoder;
-  }
-
-  get masterKey(): MasterKey {
-    return this.#key;
   }
 
   /** Creates a repository; refuses a location that already holds one. */
@@ -151,24 +148,29 @@ export class Repository {
   }
 
   async #addIndexFiles(fetched: Map<string, Buffer>): Promise<void> {
-    const files = new Map<string, IndexFileContent>();
-    await Promise.all(
-      [...fetched].map(async ([name, sealed]) => {
-        try {
-          files.set(name, await decodeIndex(this.#key.encryption, sealed, name));
-        } catch (error) {
-          if (!isRepositoryError(error, 'Corrupt')) throw error;
-          this.damagedIndexes.set(name, error.message);
+    // One file decoded at a time: only the blob index (on disk) grows with the repository.
+    const superseded = new Set<string>();
+    await this.index.addFiles(
+      (async function* (key: Buffer, damaged: Map<string, string>) {
+        for (const [name, sealed] of fetched) {
+          fetched.delete(name);
+          try {
+            const file = await decodeIndex(key, sealed, name);
+            for (const old of file.supersedes) superseded.add(old);
+            yield [name, file.packs] as const;
+          } catch (error) {
+            if (!isRepositoryError(error, 'Corrupt')) throw error;
+            damaged.set(name, error.message);
+          }
         }
-      }),
+      })(this.#key.encryption, this.damagedIndexes),
     );
-    const superseded = new Set([...files.values()].flatMap((file) => file.supersedes));
-    for (const [name, file] of files) if (!superseded.has(name)) this.index.addFile(name, file.packs);
+    this.index.removeFiles(superseded);
     for (const name of superseded) this.damagedIndexes.delete(name);
     if (this.damagedIndexes.size > 0) await this.indexUnlistedPacks();
   }
 
-  /** Adds to the in-memory index every pack in storage that no index lists, from its header. */
+  /** Adds to the index every pack in storage that no index lists, from its header. */
   async indexUnlistedPacks(): Promise<{ indexed: string[]; damaged: Map<string, string> }> {
     const indexed: string[] = [];
     const damaged = new Map<string, string>();
@@ -209,6 +211,36 @@ export class Repository {
     await this.storage.put(name, bytes, { ...(retention ? { retention } : {}), ...(sha256 ? { sha256 } : {}) });
   }
 
+  /** Finishes a pack: its header sealed with the master key, and its id. */
+  sealPack(pack: PackBuilder): { id: string; bytes: Buffer; blobs: PackedBlob[] } {
+    return pack.finish(this.#key.encryption);
+  }
+
+  /** Writes an index file for uploaded packs (and the index files it replaces, for prune), and adds it to the index. */
+  async writeIndex(packs: readonly PackEntry[], supersedes: readonly string[] = []): Promise<string> {
+    const name = `index/${newObjectId()}`;
+    await this.putObject(name, await encodeIndex(this.#key.encryption, packs, supersedes));
+    this.index.addFile(name, packs);
+    return name;
+  }
+
+  hasBlob(id: string): boolean {
+    return this.index.has(id);
+  }
+
+  addPack(pack: PackEntry): void {
+    this.index.addPack(pack);
+  }
+
+  async deleteObject(name: string): Promise<void> {
+    await this.storage.delete(name);
+  }
+
+  /** A shared lock (writers) or an exclusive one (prune), held until released. */
+  lock(holder: string, exclusive: boolean): Promise<HeldLock> {
+    return acquireLock(this, holder, exclusive);
+  }
+
   sealBytes(plaintext: Buffer): Buffer {
     return seal(this.#key.encryption, plaintext);
   }
@@ -246,9 +278,13 @@ export class Repository {
     if (!location) throw new RepositoryError('NotFound', `blob ${id} is in no index of the repository`);
     const name = packName(location.packId);
     const sealed = await this.storage.get(name, { offset: location.offset, length: location.length });
-    const plaintext = await decodeBlob(open(this.#key.encryption, sealed, `blob ${id} in ${name}`), `blob ${id} in ${name}`);
-    if (!idMatches(this.#key, plaintext, id))
-      throw new RepositoryError('Corrupt', `blob ${id} in ${name} is damaged: its content does not match its id`);
+    return this.openBlob(sealed, id, `blob ${id} in ${name}`);
+  }
+
+  /** Decrypts and decompresses a sealed blob and verifies it against its id; `what` names it in errors. */
+  async openBlob(sealed: Buffer, id: string, what: string): Promise<Buffer> {
+    const plaintext = await decodeBlob(open(this.#key.encryption, sealed, what), what);
+    if (!idMatches(this.#key, plaintext, id)) throw new RepositoryError('Corrupt', `${what} is damaged: its content does not match its id`);
     return plaintext;
   }
 

@@ -1,19 +1,57 @@
-// Writes one snapshot. Writers never block each other: each only adds new objects with fresh
-// random names (packs, index files, its manifest) and holds a shared lock, which only prune's
-// exclusive lock waits for. The snapshot manifest is written last. While it runs it writes
-// checkpoint manifests, one at a time, each replacing the last; a writer that is killed leaves
-// packs and at most a checkpoint. The next writer for the same policy and shard resumes from that
-// checkpoint only if it was written on top of the newest committed snapshot (an older one would
-// shadow what that snapshot knows), and a commit removes every checkpoint of its policy and shard.
-import type { EncodedBlob } from './blob-encoder.ts';
+// Writes one snapshot. Writers only add new objects with fresh random names (packs, index files,
+// their manifests), so any number of them can run at once; each holds a shared lock, which never
+// blocks another writer and which prune's exclusive lock waits for (prune must not delete a blob a
+// running writer has just reused). The snapshot manifest is written last.
+//
+// While it runs it writes checkpoint manifests, one at a time (every caller goes through one
+// queue), each replacing this writer's previous one: a writer that is killed leaves packs and one
+// checkpoint. The next writer of the same policy and shard resumes from a checkpoint only when it
+// was written on top of the same parent, after the newest committed snapshot of the policy and
+// shard (checkpoints.ts); commit removes every checkpoint of its policy and shard, and prune those
+// no writer can resume.
+//
+// Memory does not grow with the size of an account: the entries of open accounts are in a spill
+// file and what the run's decisions need of them in a scratch database (scratch-catalog.ts), both
+// on local disk and gone with the process.
+import type { BlobEncoder, EncodedBlob } from './blob-encoder.ts';
 import { Budget } from './budget.ts';
-import { encodeIndex, newObjectId, type PackEntry } from './index.ts';
+import { canResume, sameSource } from './checkpoints.ts';
+import type { Chunker } from './chunker.ts';
+import { newObjectId, type PackEntry } from './index.ts';
+import type { HeldLock } from './locks.ts';
 import { TREE_ITEMS, type AccountTree, type ItemEntry, type ItemInput, type SnapshotManifest, type SnapshotStats } from './model.ts';
-import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType } from './pack.ts';
-import { acquireLock, type HeldLock } from './locks.ts';
-import type { Repository } from './repository.ts';
+import { PACK_TARGET_BYTES, PackBuilder, packName, type BlobType, type PackedBlob } from './pack.ts';
+import { ScratchCatalog, type CatalogRow, type IdSet } from './scratch-catalog.ts';
 import { SpillFile, type SpillRef } from './spill.ts';
 import { recordSpans } from './tree-records.ts';
+
+export type { IdSet } from './scratch-catalog.ts';
+
+/** What a snapshot writer needs of a repository (Repository implements it). */
+export interface WriterRepository {
+  clock(): Date;
+  readonly chunker: Chunker;
+  /** Names, compresses and seals blobs. */
+  readonly encoder: BlobEncoder;
+  /** Is the blob in a pack of the repository (an index file lists it, or a pack added with addPack)? */
+  hasBlob(id: string): boolean;
+  /** Finishes a pack: its header sealed with the repository's key, and its id. */
+  sealPack(pack: PackBuilder): { id: string; bytes: Buffer; blobs: PackedBlob[] };
+  putObject(name: string, bytes: Buffer, sha256?: string): Promise<void>;
+  /** Seals and writes a small object (a manifest). */
+  putSealed(name: string, plaintext: Buffer): Promise<void>;
+  deleteObject(name: string): Promise<void>;
+  /** Makes an uploaded pack's blobs known before an index file lists them. */
+  addPack(pack: PackEntry): void;
+  /** Writes an index file listing these uploaded packs; returns its name. */
+  writeIndex(packs: readonly PackEntry[]): Promise<string>;
+  /** Committed snapshots or checkpoints, oldest first. */
+  snapshots(kind?: 'snapshots' | 'checkpoints'): Promise<SnapshotManifest[]>;
+  snapshot(idOrPrefix: string): Promise<SnapshotManifest>;
+  /** A tree blob's entries and the plaintext they were decoded from. */
+  readTreeBlob(id: string): Promise<{ bytes: Buffer; items: ItemEntry[] }>;
+  lock(holder: string, exclusive: boolean): Promise<HeldLock>;
+}
 
 export interface SnapshotWriterOptions {
   policy: string;
@@ -21,7 +59,7 @@ export interface SnapshotWriterOptions {
   shard: number;
   /** Items whose (account, service, id, version) are unchanged are taken from this snapshot without reading content. */
   parent?: 'latest' | string;
-  /** Continue from the newest checkpoint of this policy and shard written on top of the newest snapshot (default true). */
+  /** Continue from a checkpoint of this policy and shard that can be resumed (default true). */
   resume?: boolean;
   /** Write a checkpoint after this many new bytes (default 256 MiB) or this long (default 5 minutes). */
   checkpointEveryBytes?: number;
@@ -33,33 +71,43 @@ export interface SnapshotWriterOptions {
   /** Streamed items read at once at most (default 4); the others' streams wait unread, so memory stays bounded. */
   streamsAtOnce?: number;
   packTargetBytes?: number;
-  /** Where the catalog entries of open accounts are kept while they are written (default: the OS's temporary directory). */
+  /**
+   * Where the spill file of entries is kept while they are written (default: the OS's temporary
+   * directory). The scratch database goes where SQLite puts temporary files (SQLITE_TMPDIR, TMPDIR,
+   * /var/tmp, /usr/tmp, /tmp: the first writable one).
+   */
   spillDirectory?: string;
 }
 
-/** What the run's decisions need of a stored item; the whole entry is in the spill file. */
-export interface EntrySummary {
+/** What the engine's decisions need of an item the account holds now. */
+export interface StoredItem {
   version: string;
   container?: string;
   size: number;
 }
 
-interface Spilled extends EntrySummary, SpillRef {}
-
-/** A stored version whose content blobs an added item of the same version takes as they are. */
-interface Reusable {
-  version: string;
-  content: string[];
+export interface AccountItems {
+  get(id: string): StoredItem | undefined;
+  /** Ids of the items in `container` (every item when undefined), in id order; removing items while iterating is allowed (the iteration neither skips nor repeats the others). */
+  ids(container?: string): Iterable<string>;
+  readonly size: number;
 }
 
 interface AccountState {
   account: string;
   service: string;
-  /** The account's items in this snapshot, by id. */
-  entries: Map<string, Spilled>;
-  /** Other stored versions whose content may be reused: the resumed checkpoint's, removed ones, the parent's when not opened from it. */
-  reusable: Map<string, Reusable>;
-  /** Reads what `reusable` starts with, once. */
+  /** The account's rows in the scratch catalog. */
+  number: number;
+  /** Items in this snapshot. */
+  count: number;
+  /** Removals so far: an iteration checks the ids it read before them. */
+  removals: number;
+  /** Whether the account has stored versions to reuse besides its live items (most have none). */
+  reusable: boolean;
+  /** The account's containers: the catalog keeps their numbers. */
+  containers: string[];
+  containerNumbers: Map<string, number>;
+  /** Reads what the reusable versions start with, once. */
   prepared?: Promise<void>;
   /** The stored account it was opened from: its trees are taken as they are if nothing changed. */
   from?: StoredAccount;
@@ -87,26 +135,36 @@ function storedTree(account: string, service: string, from: StoredAccount, delta
   };
 }
 
-function summary(entry: ItemEntry, ref: SpillRef): Spilled {
-  return {
-    version: entry.version,
-    ...(entry.container === undefined ? {} : { container: entry.container }),
-    size: entry.size,
-    at: ref.at,
-    length: ref.length,
-  };
-}
-
 const TREE_OPEN = Buffer.from('{"items":[');
 const TREE_CLOSE = Buffer.from(']}');
+/** Ids read from the catalog at once while iterating an account. */
+const ID_PAGE = 512;
+/** Packs uploaded are listed in an index file at the latest once they hold this many blobs (and at each checkpoint). */
+const INDEX_EVERY_BLOBS = 50_000;
 
 const accountKey = (account: string, service: string) => `${account}\u0000${service}`;
 
+function containerNumber(state: AccountState, container: string | undefined): number | undefined {
+  if (container === undefined) return undefined;
+  let number = state.containerNumbers.get(container);
+  if (number === undefined) {
+    number = state.containers.push(container) - 1;
+    state.containerNumbers.set(container, number);
+  }
+  return number;
+}
+
+function storedItem(state: AccountState, row: CatalogRow): StoredItem {
+  const container = row.container === undefined ? undefined : state.containers[row.container];
+  return { version: row.version, ...(container === undefined ? {} : { container }), size: row.size };
+}
+
 export class SnapshotWriter {
-  readonly #repository: Repository;
+  readonly #repository: WriterRepository;
   readonly #options: SnapshotWriterOptions;
   readonly #accounts = new Map<string, AccountState>();
   readonly #spill: SpillFile;
+  readonly #catalog: ScratchCatalog;
   #parent: SnapshotManifest | undefined;
   #resumed: SnapshotManifest | undefined;
   /** Accounts whose trees are written already (finishAccount). */
@@ -115,57 +173,84 @@ export class SnapshotWriter {
   readonly #uploads = new Set<Promise<void>>();
   /** Packs uploaded whose index has not been written yet. */
   #unindexed: PackEntry[] = [];
-  #pack: PackBuilder;
+  #unindexedBlobs = 0;
+  /** The pack being filled; undefined until a blob needs it. */
+  #pack: PackBuilder | undefined;
+  /** The next pack's memory being found (a pack is opened once however many blobs wait). */
+  #packOpening: Promise<void> | undefined;
+  /** Flushes under way: from taking their pack until their upload has started. */
+  readonly #flushes = new Set<Promise<void>>();
   /** Memory of packs whose upload is done, for the next packs (a pack is built in one buffer). */
   readonly #spareBuffers: Buffer[] = [];
+  /** Pack buffers that exist: at most one more than the uploads in flight. */
+  #packBuffers = 0;
   #parentId: string | undefined;
   #checkpointName: string | undefined;
   #resumedFrom: string[] = [];
   #bytesSinceCheckpoint = 0;
   #lastCheckpoint: number;
-  #checkpointing: Promise<void> | undefined;
-  /** Checkpoint and commit writes, one after the other: each reads what the one before it left. */
-  #persisting: Promise<unknown> = Promise.resolve();
-  /** Checkpoints of this policy and shard that cannot be resumed (older than the newest snapshot): the commit removes them. */
-  #stale: string[] = [];
+  /** The checkpoint queue: every checkpoint waits for the one before it. */
+  #checkpoints: Promise<unknown> = Promise.resolve();
+  /** The checkpoint a due time or size started, which addItem waits for. */
+  #checkpointing: Promise<unknown> | undefined;
   #failed: unknown;
+  #ending = false;
   #committed = false;
   #lock: HeldLock | undefined;
   readonly #encodeBudget: Budget;
   readonly #streamBudget: Budget;
   readonly stats: SnapshotStats = { items: 0, itemsAdded: 0, itemsUnchanged: 0, bytesIn: 0, bytesAdded: 0, blobsAdded: 0 };
 
-  private constructor(repository: Repository, options: SnapshotWriterOptions) {
+  private constructor(repository: WriterRepository, options: SnapshotWriterOptions) {
     this.#repository = repository;
     this.#options = options;
     this.#lastCheckpoint = repository.clock().getTime();
     this.#encodeBudget = new Budget(options.encodeBudgetBytes ?? 24 * 1024 * 1024);
     this.#streamBudget = new Budget(options.streamsAtOnce ?? 4);
-    this.#pack = this.#newPack();
     this.#spill = SpillFile.open(options.spillDirectory);
+    try {
+      this.#catalog = new ScratchCatalog();
+    } catch (error) {
+      this.#spill.close();
+      throw error;
+    }
   }
 
-  #newPack(): PackBuilder {
+  #newPackBuffer(): Buffer {
+    this.#packBuffers += 1;
     // Room for a full pack and its header, so that a pack is rarely grown.
-    return new PackBuilder(
-      this.#spareBuffers.pop() ?? Buffer.allocUnsafeSlow((this.#options.packTargetBytes ?? PACK_TARGET_BYTES) + 1024 * 1024),
-    );
+    return Buffer.allocUnsafeSlow((this.#options.packTargetBytes ?? PACK_TARGET_BYTES) + 1024 * 1024);
   }
 
-  static async start(repository: Repository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
+  /**
+   * Memory for the next pack: a finished upload's, a new buffer while there are fewer than
+   * `uploads + 1`, or else the buffer of the next upload that finishes (a pack buffer is the
+   * writer's largest piece of memory).
+   */
+  async #takePackBuffer(): Promise<Buffer> {
+    const uploads = this.#options.uploads ?? 2;
+    for (;;) {
+      const spare = this.#spareBuffers.pop();
+      if (spare) return spare;
+      if (this.#packBuffers <= uploads || this.#uploads.size === 0) return this.#newPackBuffer();
+      await Promise.race(this.#uploads);
+    }
+  }
+
+  static async start(repository: WriterRepository, options: SnapshotWriterOptions): Promise<SnapshotWriter> {
     const writer = new SnapshotWriter(repository, options);
     try {
-      // A shared lock: writers never block each other, only prune waits for them.
-      writer.#lock = await acquireLock(repository, `writer ${options.policy}/${options.run}/${options.shard}`, false);
+      writer.#lock = await repository.lock(`writer ${options.policy}/${options.run}/${options.shard}`, false);
       await writer.#loadReusable();
     } catch (error) {
-      writer.#spill.close();
+      writer.#closeScratch();
       await writer.#lock?.release();
       throw error;
     }
     return writer;
   }
 
+  /** The checkpoints this writer resumed from (the newest is the one it reads); commit removes them. */
   get resumedFrom(): readonly string[] {
     return this.#resumedFrom;
   }
@@ -173,21 +258,20 @@ export class SnapshotWriter {
   async #loadReusable(): Promise<void> {
     const repository = this.#repository;
     const { policy, shard, parent } = this.#options;
-    const sameSource = (s: SnapshotManifest) => s.policy === policy && s.shard === shard;
-    const newest = (await repository.snapshots()).filter(sameSource).at(-1);
+    const resume = this.#options.resume ?? true;
+    const newest =
+      parent === 'latest' || resume ? (await repository.snapshots()).filter((s) => sameSource(s, policy, shard)).at(-1) : undefined;
     if (parent) {
       this.#parent = parent === 'latest' ? newest : await repository.snapshot(parent);
       this.#parentId = this.#parent?.id;
     }
-    // Only an attempt that began after the newest commit, on top of it, may be resumed: an older
-    // checkpoint holds cursors that snapshot has already moved past, and resuming from it would
-    // shadow what that snapshot knows.
-    const checkpoints = (await repository.snapshots('checkpoints')).filter(sameSource);
-    const resumable = (c: SnapshotManifest) => c.parent === newest?.id && (!newest || c.time >= newest.time);
-    const usable = (this.#options.resume ?? true) ? checkpoints.filter(resumable) : [];
-    this.#resumed = usable.at(-1);
-    this.#resumedFrom = usable.map((c) => c.id);
-    this.#stale = checkpoints.filter((c) => !usable.includes(c)).map((c) => c.id);
+    if (resume) {
+      const checkpoints = (await repository.snapshots('checkpoints')).filter(
+        (c) => sameSource(c, policy, shard) && canResume(c, newest, this.#parentId),
+      );
+      this.#resumed = checkpoints.at(-1);
+      this.#resumedFrom = checkpoints.map((c) => c.id);
+    }
   }
 
   #storedAccount(manifest: SnapshotManifest | undefined, account: string, service: string): StoredAccount | undefined {
@@ -208,63 +292,93 @@ export class SnapshotWriter {
 
   /**
    * The account as the resumed checkpoint has it, when an earlier attempt of this run finished it
-   * (its cursor is set): it can be taken whole (carryAccount) without asking the source.
+   * (its cursor is set): its items and the cursor they are up to date with.
    */
   async resumedAccount(account: string, service: string): Promise<(StoredAccount & { deltaToken: string }) | undefined> {
     const stored = this.#storedAccount(this.#resumed, account, service);
     return stored?.deltaToken === undefined ? undefined : (stored as StoredAccount & { deltaToken: string });
   }
 
-  /** A stored account's entries, its trees read one at a time. */
-  async *#storedEntries(from: StoredAccount): AsyncGenerator<ItemEntry> {
-    for (const id of from.trees) yield* await this.#repository.readTree(id);
-  }
-
-  #spillEntry(entry: ItemEntry): Spilled {
-    return summary(entry, this.#spill.append(JSON.stringify(entry)));
-  }
-
   /**
-   * Spills a stored account's entries as its trees have them: each tree's bytes go into the spill
-   * file in one piece and each entry points at its record there, so no entry is encoded again.
-   * Entries already in `entries` stay.
+   * Copies a stored account's entries into the spill file as its trees have them: each tree's bytes
+   * in one piece, each entry pointing at its record there, so that no entry is encoded again.
+   * `take` gets one tree's entries at a time.
    */
-  async #spillStored(entries: Map<string, Spilled>, from: StoredAccount): Promise<void> {
+  async #spillTrees(from: StoredAccount, take: (entries: [ItemEntry, SpillRef][]) => void): Promise<void> {
     for (const id of from.trees) {
       const { bytes, items } = await this.#repository.readTreeBlob(id);
       const spans = recordSpans(bytes);
       if (spans?.starts.length !== items.length) {
         // Not the writer's own layout (or not one it knows): encode the entries one by one.
-        for (const entry of items) if (!entries.has(entry.id)) entries.set(entry.id, this.#spillEntry(entry));
+        take(items.map((entry) => [entry, this.#spill.append(JSON.stringify(entry))]));
         continue;
       }
       const base = this.#spill.appendBytes(bytes);
-      items.forEach((entry, i) => {
-        if (!entries.has(entry.id)) entries.set(entry.id, summary(entry, { at: base + spans.starts[i]!, length: spans.lengths[i]! }));
-      });
+      take(items.map((entry, i) => [entry, { at: base + spans.starts[i]!, length: spans.lengths[i]! }]));
     }
   }
 
   /** The whole entry of a stored item, as its tree will hold it. */
-  #entryOf(spilled: Spilled): ItemEntry {
-    return JSON.parse(this.#spill.read(spilled)) as ItemEntry;
+  #entryOf(ref: SpillRef): ItemEntry {
+    return JSON.parse(this.#spill.read(ref)) as ItemEntry;
   }
 
   /**
    * Starts an account from a stored one (the parent's, for an incremental backup: items the source
-   * reports no change for stay as they were). Returns the account's live items by id, which addItem
-   * and removeItem change; callers only read it. If nothing changes, finishing the account keeps
-   * the stored trees as they are.
+   * reports no change for stay as they were). Returns the account's live items, which addItem and
+   * removeItem change; callers only read them. If nothing changes, finishing the account keeps the
+   * stored trees as they are.
    */
-  async openAccount(account: string, service: string, from?: StoredAccount): Promise<ReadonlyMap<string, EntrySummary>> {
+  async openAccount(account: string, service: string, from?: StoredAccount): Promise<AccountItems> {
     this.#throwIfFailed();
     const state = this.#account(account, service);
     if (from) {
-      if (state.entries.size > 0 || state.from) state.changed = true;
+      if (state.count > 0 || state.from) state.changed = true;
       else state.from = from;
-      await this.#spillStored(state.entries, from);
+      // Entries already in the account stay.
+      await this.#spillTrees(from, (entries) => {
+        state.count += this.#catalog.addEntries(
+          state.number,
+          entries.map(([entry, ref]): [string, CatalogRow] => [entry.id, this.#row(state, entry, ref)]),
+        );
+      });
     }
-    return state.entries;
+    return this.#items(state);
+  }
+
+  #row(state: AccountState, entry: Pick<ItemEntry, 'version' | 'container' | 'size'>, ref: SpillRef): CatalogRow {
+    return { version: entry.version, container: containerNumber(state, entry.container), size: entry.size, at: ref.at, length: ref.length };
+  }
+
+  #items(state: AccountState): AccountItems {
+    const catalog = this.#catalog;
+    const get = (id: string): StoredItem | undefined => {
+      const row = catalog.entry(state.number, id);
+      return row && storedItem(state, row);
+    };
+    function* ids(container?: string): Generator<string> {
+      const number = container === undefined ? undefined : state.containerNumbers.get(container);
+      if (container !== undefined && number === undefined) return;
+      let after = '';
+      for (;;) {
+        const page = catalog.ids(state.number, after, ID_PAGE, number);
+        if (page.length === 0) return;
+        after = page.at(-1)!;
+        const removals = state.removals;
+        for (const id of page) {
+          // Removed since the page was read: not to be named again.
+          if (state.removals !== removals && !catalog.entry(state.number, id)) continue;
+          yield id;
+        }
+      }
+    }
+    return {
+      get,
+      ids,
+      get size() {
+        return state.count;
+      },
+    };
   }
 
   /** Takes a stored account into this snapshot whole, with its cursor, without reading it. */
@@ -276,15 +390,24 @@ export class SnapshotWriter {
   }
 
   /** Removes an item from this snapshot (it is gone from the source; older snapshots keep it). */
-  removeItem(account: string, service: string, id: string): EntrySummary | undefined {
+  removeItem(account: string, service: string, id: string): StoredItem | undefined {
     const state = this.#account(account, service);
-    const entry = state.entries.get(id);
-    if (!entry) return undefined;
-    state.entries.delete(id);
+    const row = this.#catalog.entry(state.number, id);
+    if (!row) return undefined;
+    this.#catalog.deleteEntry(state.number, id);
+    state.count -= 1;
+    state.removals += 1;
     // A move may show as a removal before the upsert elsewhere: the content stays reusable.
-    state.reusable.set(id, { version: entry.version, content: this.#entryOf(entry).content });
+    this.#catalog.setReusable(state.number, id, row);
+    state.reusable = true;
     state.changed = true;
-    return entry;
+    return storedItem(state, row);
+  }
+
+  /** A scratch set of item ids, on disk with the writer's other scratch state; freed at commit or abort. */
+  idSet(): IdSet {
+    this.#throwIfFailed();
+    return this.#catalog.newIdSet();
   }
 
   /** Writes the account's trees now and frees its entries: nothing more can be added to it. */
@@ -293,7 +416,10 @@ export class SnapshotWriter {
     const state = this.#accounts.get(key);
     if (!state) return;
     this.#accounts.delete(key);
-    this.#finished.set(key, await this.#writeAccountTrees(state));
+    const tree = await this.#writeAccountTrees(state);
+    // Together, with no wait between: a checkpoint that read the rows meanwhile takes this tree instead.
+    this.#finished.set(key, tree);
+    this.#catalog.deleteAccount(state.number);
   }
 
   #account(account: string, service: string): AccountState {
@@ -301,7 +427,17 @@ export class SnapshotWriter {
     const key = accountKey(account, service);
     let state = this.#accounts.get(key);
     if (!state) {
-      state = { account, service, entries: new Map(), reusable: new Map(), changed: false };
+      state = {
+        account,
+        service,
+        number: this.#catalog.newAccount(),
+        count: 0,
+        removals: 0,
+        reusable: false,
+        containers: [],
+        containerNumbers: new Map(),
+        changed: false,
+      };
       this.#accounts.set(key, state);
     }
     return state;
@@ -310,13 +446,16 @@ export class SnapshotWriter {
   /** Reads, once per account, the stored versions an added item may reuse: the checkpoint's, and the parent's unless the account was opened from it. */
   #prepare(state: AccountState): Promise<void> {
     state.prepared ??= (async () => {
+      const keep = (from: StoredAccount, replace: boolean) =>
+        this.#spillTrees(from, (entries) => {
+          state.reusable ||= entries.length > 0;
+          this.#catalog.addReusable(
+            state.number,
+            entries.map(([entry, ref]) => [entry.id, { version: entry.version, at: ref.at, length: ref.length }]),
+            replace,
+          );
+        });
       const fromCheckpoint = this.#storedAccount(this.#resumed, state.account, state.service);
-      // Only version and content are kept: these entries are not written again as they are.
-      const keep = async (from: StoredAccount, replace: boolean): Promise<void> => {
-        for await (const entry of this.#storedEntries(from)) {
-          if (replace || !state.reusable.has(entry.id)) state.reusable.set(entry.id, { version: entry.version, content: entry.content });
-        }
-      };
       if (fromCheckpoint) await keep(fromCheckpoint, true);
       const fromParent = this.#storedAccount(this.#parent, state.account, state.service);
       if (fromParent && state.from?.trees !== fromParent.trees) await keep(fromParent, false);
@@ -331,10 +470,9 @@ export class SnapshotWriter {
     const state = this.#account(account, service);
     await this.#prepare(state);
     // Any stored copy of this version will do: the live one, the checkpoint's, the parent's, a removed one.
-    const live = state.entries.get(item.id);
-    const reusable = state.reusable.get(item.id);
-    const reused =
-      live?.version === item.version ? this.#entryOf(live).content : reusable?.version === item.version ? reusable.content : undefined;
+    const live = this.#catalog.entry(state.number, item.id);
+    const reusable = live?.version === item.version || !state.reusable ? live : this.#catalog.reusable(state.number, item.id);
+    const reused = reusable?.version === item.version ? this.#entryOf(reusable).content : undefined;
     let outcome: 'added' | 'unchanged';
     let entry: ItemEntry;
     if (reused) {
@@ -362,7 +500,8 @@ export class SnapshotWriter {
     }
     // The account may have been finished while the content was read.
     this.#throwIfFinished(account, service);
-    state.entries.set(item.id, this.#spillEntry(entry));
+    const ref = this.#spill.append(JSON.stringify(entry));
+    if (this.#catalog.setEntry(state.number, item.id, this.#row(state, entry, ref))) state.count += 1;
     state.changed = true;
     if (outcome === 'added') this.stats.itemsAdded += 1;
     else this.stats.itemsUnchanged += 1;
@@ -381,7 +520,7 @@ export class SnapshotWriter {
     // stored twice.
     let reserved: string | undefined;
     const keep = (id: string): boolean => {
-      if (this.#repository.index.has(id) || this.#pending.has(id)) return false;
+      if (this.#pending.has(id) || this.#repository.hasBlob(id)) return false;
       this.#pending.add(id);
       reserved = id;
       return true;
@@ -401,34 +540,64 @@ export class SnapshotWriter {
       this.#encodeBudget.give(plaintext.length);
     }
     if (blob.sealed === undefined) return blob.id;
+    let pack: PackBuilder;
     try {
-      this.#pack.add(blob.id, type, blob.sealed);
+      // The pack is read and added to with no wait in between: a flush may take it at any wait.
+      while (!this.#pack) await this.#openPack();
+      pack = this.#pack;
+      pack.add(blob.id, type, blob.sealed);
     } finally {
       blob.done();
     }
     this.stats.bytesAdded += plaintext.length;
     this.stats.blobsAdded += 1;
-    if (this.#pack.size >= (this.#options.packTargetBytes ?? PACK_TARGET_BYTES)) await this.#flushPack();
+    if (pack === this.#pack && pack.size >= (this.#options.packTargetBytes ?? PACK_TARGET_BYTES)) await this.#flushPack();
     return blob.id;
+  }
+
+  /** Opens a pack with new memory (once, however many blobs wait for it). */
+  #openPack(): Promise<void> {
+    this.#packOpening ??= this.#takePackBuffer()
+      .then((buffer) => {
+        if (this.#pack) this.#spareBuffers.push(buffer);
+        else this.#pack = new PackBuilder(buffer);
+      })
+      .finally(() => (this.#packOpening = undefined));
+    return this.#packOpening;
   }
 
   /** Finishes the current pack and uploads it, with at most `uploads` uploads in flight. */
   async #flushPack(): Promise<void> {
-    if (this.#pack.count === 0) return;
     const builder = this.#pack;
-    this.#pack = this.#newPack();
-    const { id, bytes, blobs } = builder.finish(this.#repository.masterKey.encryption);
+    if (!builder || builder.count === 0) return;
+    // The next blob opens the next pack (it waits for memory while the uploads are full).
+    this.#pack = undefined;
+    const flush = this.#startUpload(builder);
+    this.#flushes.add(flush);
+    try {
+      await flush;
+    } finally {
+      this.#flushes.delete(flush);
+    }
+    // The packs' blob lists wait in memory for their index file: write one before they are many.
+    if (this.#unindexedBlobs >= INDEX_EVERY_BLOBS) await this.#writeIndex();
+  }
+
+  async #startUpload(builder: PackBuilder): Promise<void> {
+    const { id, bytes, blobs } = this.#repository.sealPack(builder);
     const uploads = this.#options.uploads ?? 2;
     while (this.#uploads.size >= uploads) await Promise.race(this.#uploads);
     const upload = this.#repository.putObject(packName(id), bytes, id).then(
       () => {
         const entry = { id, size: bytes.length, blobs };
         this.#unindexed.push(entry);
-        this.#repository.index.addPack(entry);
+        this.#unindexedBlobs += blobs.length;
+        this.#repository.addPack(entry);
         for (const blob of blobs) this.#pending.delete(blob.id);
-        if (this.#spareBuffers.length < uploads) this.#spareBuffers.push(builder.recycle());
+        this.#spareBuffers.push(builder.recycle());
       },
       (error: unknown) => {
+        this.#packBuffers -= 1;
         this.#failed ??= error;
       },
     );
@@ -438,6 +607,7 @@ export class SnapshotWriter {
 
   async #drain(): Promise<void> {
     await this.#flushPack();
+    await Promise.all(this.#flushes);
     await Promise.all(this.#uploads);
     this.#throwIfFailed();
   }
@@ -446,32 +616,35 @@ export class SnapshotWriter {
     if (this.#unindexed.length === 0) return;
     const packs = this.#unindexed;
     this.#unindexed = [];
-    const name = `index/${newObjectId()}`;
-    await this.#repository.putObject(name, await encodeIndex(this.#repository.masterKey.encryption, packs));
-    this.#repository.index.files.set(
-      name,
-      packs.map((p) => p.id),
-    );
+    this.#unindexedBlobs = 0;
+    await this.#repository.writeIndex(packs);
   }
 
   async #writeAccountTrees(state: AccountState): Promise<AccountTree> {
     const { from } = state;
-    if (from && !state.changed && state.entries.size === from.items) {
+    if (from && !state.changed && state.count === from.items) {
       // Nothing changed since the stored account: its trees are this snapshot's too.
       return storedTree(state.account, state.service, from, state.deltaToken);
     }
-    // The entries and the cursor are taken together, before the first await: a checkpoint may write
-    // an open account while its items are still being added, and a cursor read after those awaits
-    // would claim items this tree does not hold.
+    // The cursor is taken before the first await: a checkpoint may write an open account while its
+    // last items are still being added, and a cursor read after them would claim items these trees
+    // do not hold. A cursor set already means every item is in (the engine sets it last).
     const deltaToken = state.deltaToken;
-    const ids = [...state.entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const all = ids.map((id) => state.entries.get(id)!);
     const trees: string[] = [];
+    let items = 0;
     let bytes = 0;
-    for (let i = 0; i < ids.length; i += TREE_ITEMS) {
+    // One buffer for all the account's trees: the encoder copies each before storeBlob returns.
+    let memory = Buffer.alloc(0);
+    // One tree's rows at a time, in id order; items may be added meanwhile (a checkpoint), the rows read are whole.
+    for (let after = ''; ;) {
+      const records = this.#catalog.treeRows(state.number, after, TREE_ITEMS);
+      if (records.length === 0) break;
+      after = records.at(-1)!.id;
+      items += records.length;
       // A tree is the entries' own JSON records, copied between its brackets: nothing is parsed or decoded again.
-      const records = all.slice(i, i + TREE_ITEMS);
-      const tree = Buffer.allocUnsafe(TREE_OPEN.length + records.reduce((n, r) => n + r.length + 1, 0) + TREE_CLOSE.length - 1);
+      const treeLength = TREE_OPEN.length + records.reduce((n, r) => n + r.length + 1, 0) + TREE_CLOSE.length - 1;
+      if (memory.length < treeLength) memory = Buffer.allocUnsafeSlow(Math.max(treeLength, 2 * memory.length));
+      const tree = memory.subarray(0, treeLength);
       let at = TREE_OPEN.copy(tree, 0);
       for (let k = 0; k < records.length;) {
         // Records that follow each other in the spill file one comma apart came from one stored
@@ -487,12 +660,13 @@ export class SnapshotWriter {
       }
       TREE_CLOSE.copy(tree, at);
       trees.push(await this.#storeBlob('tree', tree));
+      if (records.length < TREE_ITEMS) break;
     }
     return {
       account: state.account,
       service: state.service,
       trees,
-      items: ids.length,
+      items,
       bytes,
       ...(deltaToken === undefined ? {} : { deltaToken }),
     };
@@ -500,9 +674,14 @@ export class SnapshotWriter {
 
   /** Writes the trees of every open account and returns the manifest entries of all accounts. */
   async #writeTrees(): Promise<AccountTree[]> {
-    const result = [...this.#finished.values()];
-    for (const state of this.#accounts.values()) result.push(await this.#writeAccountTrees(state));
-    return result.sort((a, b) => accountKey(a.account, a.service).localeCompare(accountKey(b.account, b.service)));
+    const result = new Map<string, AccountTree>();
+    for (const [key, state] of [...this.#accounts]) {
+      const tree = await this.#writeAccountTrees(state);
+      // Finished meanwhile: its rows may have gone while they were read; its own trees are whole.
+      result.set(key, this.#finished.get(key) ?? tree);
+    }
+    for (const [key, tree] of this.#finished) result.set(key, tree);
+    return [...result.values()].sort((a, b) => accountKey(a.account, a.service).localeCompare(accountKey(b.account, b.service)));
   }
 
   /** Makes everything added so far durable and referenced: packs, index, trees, then the manifest. */
@@ -531,26 +710,25 @@ export class SnapshotWriter {
     const everyBytes = this.#options.checkpointEveryBytes ?? 256 * 1024 * 1024;
     const everyMs = this.#options.checkpointEveryMs ?? 5 * 60_000;
     const due = this.#bytesSinceCheckpoint >= everyBytes || this.#repository.clock().getTime() - this.#lastCheckpoint >= everyMs;
-    if (due && !this.#checkpointing) {
-      this.#checkpointing = this.checkpoint()
-        .then(() => undefined)
-        .finally(() => (this.#checkpointing = undefined));
+    if (due && !this.#checkpointing && !this.#ending) {
+      this.#checkpointing = this.checkpoint().finally(() => (this.#checkpointing = undefined));
     }
     await this.#checkpointing;
   }
 
-  /** Writes a checkpoint manifest now and removes this writer's previous one; calls at the same time take turns. */
+  /**
+   * Writes a checkpoint manifest now and removes this writer's previous one. Checkpoints are
+   * written one after the other, so however many are asked for at once, one of them remains.
+   */
   checkpoint(): Promise<SnapshotManifest> {
-    return this.#inTurn(() => this.#checkpointNow());
+    if (this.#ending) return Promise.reject(new Error('this snapshot is being committed or aborted: no more checkpoints'));
+    const written = this.#checkpoints.then(() => this.#writeCheckpoint());
+    this.#checkpoints = written.catch(() => undefined);
+    return written;
   }
 
-  #inTurn<T>(write: () => Promise<T>): Promise<T> {
-    const turn = this.#persisting.then(write);
-    this.#persisting = turn.catch(() => undefined);
-    return turn;
-  }
-
-  async #checkpointNow(): Promise<SnapshotManifest> {
+  async #writeCheckpoint(): Promise<SnapshotManifest> {
+    this.#throwIfFailed();
     const previous = this.#checkpointName;
     const manifest = await this.#persist('checkpoints', newObjectId());
     this.#checkpointName = `checkpoints/${manifest.id}`;
@@ -560,29 +738,52 @@ export class SnapshotWriter {
     return manifest;
   }
 
-  /** Commits the snapshot and removes every checkpoint of its policy and shard: none can be resumed after it. */
+  /** Commits the snapshot; afterwards no checkpoint of this policy and shard is left. */
   async commit(): Promise<SnapshotManifest> {
-    if (this.#committed) throw new Error('this snapshot was already committed');
-    await this.#checkpointing;
-    const manifest = await this.#inTurn(() => this.#persist('snapshots', newObjectId()));
+    if (this.#ending)
+      throw new Error(this.#committed ? 'this snapshot was already committed' : 'this snapshot is being committed or was aborted');
+    this.#ending = true;
+    await this.#checkpoints;
+    const manifest = await this.#persist('snapshots', newObjectId());
     this.#committed = true;
-    for (const id of [...this.#resumedFrom, ...this.#stale]) await this.#deleteQuietly(`checkpoints/${id}`);
-    if (this.#checkpointName) await this.#deleteQuietly(this.#checkpointName);
-    this.#spill.close();
+    await this.#removeCheckpoints();
+    this.#closeScratch();
     await this.#lock?.release();
     return manifest;
   }
 
+  /**
+   * Every checkpoint of this policy and shard is older than the snapshot just committed, so none
+   * can be resumed: this writer's own, the ones it resumed, and any other (a killed attempt's).
+   */
+  async #removeCheckpoints(): Promise<void> {
+    const names = new Set([...this.#resumedFrom.map((id) => `checkpoints/${id}`), ...(this.#checkpointName ? [this.#checkpointName] : [])]);
+    try {
+      const { policy, shard } = this.#options;
+      for (const c of await this.#repository.snapshots('checkpoints')) if (sameSource(c, policy, shard)) names.add(`checkpoints/${c.id}`);
+    } catch {
+      // The snapshot is committed: what could not be listed is never resumed, and prune removes it.
+    }
+    for (const name of names) await this.#deleteQuietly(name);
+  }
+
   /** Gives up without committing: what was uploaded stays for a later attempt (through the checkpoint) or for prune. */
   async abort(): Promise<void> {
+    this.#ending = true;
+    await this.#checkpoints;
     await Promise.allSettled(this.#uploads);
-    this.#spill.close();
+    this.#closeScratch();
     await this.#lock?.release();
+  }
+
+  #closeScratch(): void {
+    this.#spill.close();
+    this.#catalog.close();
   }
 
   async #deleteQuietly(name: string): Promise<void> {
     // A checkpoint under Object Lock stays until its retention ends; prune removes it later.
-    await this.#repository.storage.delete(name).catch(() => undefined);
+    await this.#repository.deleteObject(name).catch(() => undefined);
   }
 
   #throwIfFinished(account: string, service: string): void {

@@ -8,8 +8,8 @@
 // What an error means (this item, this container, the whole run) is decided by failures.ts.
 import type { Reason } from '../api/reasons.ts';
 import type { Account, BackupService, Change, SourceItem } from '../providers/provider.ts';
-import type { EntrySummary, SnapshotWriter, StoredAccount } from '../repository/writer.ts';
-import { ChangeLedger, type LedgerItems } from './change-ledger.ts';
+import type { SnapshotWriter, StoredAccount } from '../repository/writer.ts';
+import { ChangeLedger } from './change-ledger.ts';
 import { classifyFailure, type Failure } from './failures.ts';
 import type { ObjectIssue, Observation } from './object-status.ts';
 
@@ -72,19 +72,6 @@ export interface BackupAccountOptions {
 
 const tally = (): Tally => ({ count: 0, bytes: 0 });
 
-/** The writer's open account as the ledger reads it. */
-function ledgerView(entries: ReadonlyMap<string, EntrySummary>): LedgerItems {
-  return {
-    get: (id) => entries.get(id),
-    get size() {
-      return entries.size;
-    },
-    *ids(container) {
-      for (const [id, entry] of [...entries]) if (container === undefined || entry.container === container) yield id;
-    },
-  };
-}
-
 /** One account's service while it is backed up: the ledger, the downloads in flight, and the tallies. */
 class ServiceBackup {
   readonly #writer: SnapshotWriter;
@@ -131,15 +118,16 @@ class ServiceBackup {
     const resumed = await this.#writer.resumedAccount(account, service);
     const from: StoredAccount | undefined = resumed ?? (await this.#writer.previousAccount(account, service));
     this.#outcome.resumed = resumed !== undefined;
-    const entries = await this.#writer.openAccount(account, service, from);
-    const items = ledgerView(entries);
+    const items = await this.#writer.openAccount(account, service, from);
     const excluded = this.#options.excluded;
     this.#ledger = new ChangeLedger(items, {
       base: from?.deltaToken === undefined,
       movesBetweenContainers: this.#service.movesBetweenContainers,
+      // A resync of a big folder names every item: the ids are kept on disk with the writer.
+      named: this.#writer.idSet(),
       ...(excluded ? { excluded: (id: string, version: string) => excluded.has(`${id}\u0000${version}`) } : {}),
     });
-    const run = this.#service.changes(this.#account, from?.deltaToken, { previousVersion: (id) => entries.get(id)?.version });
+    const run = this.#service.changes(this.#account, from?.deltaToken, { previousVersion: (id) => items.get(id)?.version });
     try {
       for await (const change of run.changes) {
         if (this.#stopped) break;

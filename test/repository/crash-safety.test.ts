@@ -34,7 +34,17 @@ interface Outcome {
   stderr: string;
 }
 
-function runWriter(run: string, killAfterMs?: number): Promise<Outcome> {
+/** Checkpoint manifests in the repository now. */
+function checkpointFiles(): Set<string> {
+  try {
+    return new Set(readdirSync(path.join(dir, 'checkpoints')).filter((name) => !name.startsWith('.tmp-')));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Runs the writer; kills it after `killAfterMs`, or once `killWhen` says so (asked every 10 ms). */
+function runWriter(run: string, killAfterMs?: number, killWhen?: () => boolean): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = spawn(NODE, [WRITER, dir, KEY, String(ITEMS), run], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -42,8 +52,10 @@ function runWriter(run: string, killAfterMs?: number): Promise<Outcome> {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const poll = killWhen === undefined ? undefined : setInterval(() => killWhen() && child.kill('SIGKILL'), 10);
     child.on('exit', (_code, signal) => {
       clearTimeout(timer);
+      clearInterval(poll);
       resolve({
         killed: signal === 'SIGKILL',
         ...(stdout.trim() ? { result: JSON.parse(stdout.trim().split('\n').at(-1)!) } : {}),
@@ -76,8 +88,12 @@ describe('a writer killed with SIGKILL at random points', () => {
       attempt += 1;
       if (attempt > 5 * KILLS) throw new Error(`only ${kills} kills in ${attempt} attempts: the writer finishes too fast to be killed`);
       // A killed run is retried under the same name (as the Job's next pod would); a committed one is followed by a new run.
+      // The last one is killed once it has written a checkpoint of its own, however slow the machine.
       const lastKill = kills === KILLS - 1;
-      const outcome = await runWriter(run, lastKill ? 1200 : 100 + Math.floor(random() * 900));
+      const before = checkpointFiles();
+      const outcome = lastKill
+        ? await runWriter(run, undefined, () => [...checkpointFiles()].some((name) => !before.has(name)))
+        : await runWriter(run, 100 + Math.floor(random() * 900));
       if (outcome.killed) kills += 1;
       else if (outcome.result) {
         committed.push(outcome.result.committed);
